@@ -1,0 +1,75 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using Microsoft.ML.Distillation.Networks;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Distillers;
+
+/// <summary>Everything a loss sees for one step: network outputs over the rotation-expanded batch, and the labels.</summary>
+internal sealed class LossBatch
+{
+    public LossBatch(NetworkOutput student, NetworkOutput? teacher, Tensor labels, Tensor jointLabels, int rotationCount)
+    {
+        Student = student;
+        Teacher = teacher;
+        Labels = labels;
+        JointLabels = jointLabels;
+        RotationCount = rotationCount;
+    }
+
+    /// <summary>The network being trained, over 4B rows (row 4i+j = sample i rotated j quarter-turns).</summary>
+    public NetworkOutput Student { get; }
+
+    /// <summary>The frozen teacher over the same rows (no gradient), or null when training without one.</summary>
+    public NetworkOutput? Teacher { get; }
+
+    /// <summary>Class indices of the B original samples, [B], int64.</summary>
+    public Tensor Labels { get; }
+
+    /// <summary>Joint (class x rotation) labels of all 4B rows, [4B], int64.</summary>
+    public Tensor JointLabels { get; }
+
+    /// <summary>M: rows per original sample.</summary>
+    public int RotationCount { get; }
+}
+
+/// <summary>The loss of one step: the total to back-propagate and its named terms (already weighted), for progress reports.</summary>
+internal sealed class LossResult
+{
+    public LossResult(Tensor total, IReadOnlyList<KeyValuePair<string, Tensor>> terms)
+    {
+        Total = total;
+        Terms = terms;
+    }
+
+    /// <summary>Scalar to call backward on.</summary>
+    public Tensor Total { get; }
+
+    /// <summary>Weighted terms in a fixed order; they add up to <see cref="Total"/>.</summary>
+    public IReadOnlyList<KeyValuePair<string, Tensor>> Terms { get; }
+}
+
+/// <summary>
+/// A training objective: a pure function of tensors. It never touches IDataView, files or the optimiser;
+/// adding a method means adding one of these.
+/// </summary>
+internal interface IDistillationLoss
+{
+    /// <summary>Names of the terms <see cref="Compute"/> returns, in order.</summary>
+    IReadOnlyList<string> TermNames { get; }
+
+    /// <summary>True when <see cref="LossBatch.Teacher"/> must be present.</summary>
+    bool RequiresTeacher { get; }
+
+    /// <summary>True when the student's auxiliary branches must be computed.</summary>
+    bool UsesStudentAuxiliary { get; }
+
+    /// <summary>
+    /// True when every image is fed at all four rotations (HSAKD's self-supervised augmented task); false when the
+    /// networks see the B original images only (then <see cref="LossBatch.JointLabels"/> equals the labels and M is 1).
+    /// </summary>
+    bool UsesRotations { get; }
+
+    /// <summary>Computes the loss of one step.</summary>
+    LossResult Compute(LossBatch batch);
+}

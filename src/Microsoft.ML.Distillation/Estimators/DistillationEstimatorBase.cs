@@ -1,0 +1,151 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using Microsoft.ML.Data;
+using Microsoft.ML.Distillation.Data;
+using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Native;
+using Microsoft.ML.Distillation.Networks;
+using Microsoft.ML.Distillation.Training;
+using Microsoft.ML.Distillation.Transformers;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Estimators;
+
+/// <summary>
+/// What every estimator of this library does the same way: check options and schema before any training, read the data into
+/// tensors once, seed, build the network, run the shared <see cref="TrainingEngine"/>, and wrap the result as an
+/// <see cref="ImageClassifierTransformer"/>. A concrete estimator supplies the network, the loss and the teacher, if any.
+/// </summary>
+public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClassifierTransformer>
+    where TOptions : DistillationTrainerOptions
+{
+    private protected DistillationEstimatorBase(IHostEnvironment env, TOptions options, string phase)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(options);
+        Host = env.Register(phase);
+        Options = options;
+        Phase = phase;
+        OptionsValidation.Check(options);
+    }
+
+    private protected IHost Host { get; }
+
+    private protected TOptions Options { get; }
+
+    private protected string Phase { get; }
+
+    /// <summary>The optional shape hint for flat pixel vectors, from the options.</summary>
+    private protected ImageShape? ShapeHint => OptionsValidation.ShapeHint(Options);
+
+    /// <summary>Trains on <paramref name="input"/> and returns the fitted classifier.</summary>
+    public ImageClassifierTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        TorchRuntime.EnsureLoaded();
+        var columns = ImageColumnReader.ValidateSchema(input.Schema, Options.ImageColumnName, Options.LabelColumnName, ShapeHint);
+        CheckBeforeReading(columns);
+        var device = TorchRuntime.Resolve(Options.Device);
+        if (Options.NumberOfThreads is int threads)
+            torch.set_num_threads(threads);
+
+        using var channel = Host.Start(Phase);
+        using var train = ImageColumnReader.ReadDataset(input, columns);
+        CheckDataset(train, columns);
+        using var validation = Options.ValidationSet is null ? null : ReadValidation(Options.ValidationSet, columns, train.ClassCount);
+
+        int seed = Options.Seed ?? Host.Rand.Next();
+        using var generator = torch.random.manual_seed(seed);
+        var normalization = Options.NormalizationMean is null
+            ? ChannelNormalization.Compute(train.Images)
+            : new ChannelNormalization(Options.NormalizationMean, Options.NormalizationStd!);
+        channel.Info(MessageSensitivity.None,
+            $"{Phase}: {train.Count} images {train.Shape}, {train.ClassCount} classes, architecture {Options.Architecture}, device {device.type}, seed {seed}.");
+
+        var network = CreateNetwork(train, device, channel);
+        try
+        {
+            var settings = new TrainingSettings
+            {
+                Phase = Phase,
+                Epochs = Options.Epochs,
+                BatchSize = Options.BatchSize,
+                Schedule = new LearningRateSchedule(Options.LearningRate,
+                    Options.LearningRateMilestones ?? LearningRateSchedule.ScaledDefaultMilestones(Options.Epochs), Options.LearningRateDecay),
+                Momentum = Options.Momentum,
+                Nesterov = Options.Nesterov,
+                WeightDecay = Options.WeightDecay,
+                Seed = seed,
+                Device = device,
+                RandomCropPadding = Options.RandomCropPadding,
+                HorizontalFlip = Options.HorizontalFlip,
+                Trainable = TrainableParts,
+            };
+            var engine = new TrainingEngine(channel, Options.MetricsCallback);
+            engine.Run(network, Teacher?.Network, CreateLoss(), train, validation, normalization, settings);
+            var model = new TrainedClassifier(network, Phase, columns.Image, train.ClassNames, normalization,
+                Options.ScoreColumnName, Options.PredictedLabelColumnName, device);
+            return new ImageClassifierTransformer(Host, model);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The input schema plus Score (vector of Single) and PredictedLabel (key), after the same checks as <see cref="Fit"/>.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        ImageColumnReader.ValidateSchemaShape(inputSchema, Options.ImageColumnName, Options.LabelColumnName, ShapeHint);
+        return SchemaShapeColumns.AppendScoreColumns(inputSchema, Options.ScoreColumnName, Options.PredictedLabelColumnName);
+    }
+
+    /// <summary>The frozen teacher, for distillers; null when training without one.</summary>
+    private protected virtual TrainedClassifier? Teacher => null;
+
+    /// <summary>Which parameters train.</summary>
+    private protected virtual TrainableParts TrainableParts => TrainableParts.All;
+
+    /// <summary>The objective of this estimator.</summary>
+    private protected abstract IDistillationLoss CreateLoss();
+
+    /// <summary>The network to train, for the data's channels and classes (weights initialised under the training seed).</summary>
+    private protected virtual ClassifierNetwork CreateNetwork(ImageTensorDataset train, Device device, IChannel channel)
+        => NetworkRegistry.Create(Options.Architecture, train.Shape.Channels, train.ClassCount);
+
+    /// <summary>Checks that need only the schema (before reading any row).</summary>
+    private protected virtual void CheckBeforeReading(ImageColumns columns)
+    {
+    }
+
+    /// <summary>Checks that need the data (class count, image size) before training starts.</summary>
+    private protected virtual void CheckDataset(ImageTensorDataset train, ImageColumns columns)
+    {
+        if (train.Shape.Height != train.Shape.Width)
+            throw new ArgumentException(
+                $"Column '{Options.ImageColumnName}': images are {train.Shape.Height}x{train.Shape.Width} (HxW), but the rotation task needs square images. " +
+                "Add mlContext.Transforms.ResizeImages with equal width and height.", "data");
+    }
+
+    private ImageTensorDataset ReadValidation(IDataView validationSet, ImageColumns trainColumns, int classCount)
+    {
+        var columns = ImageColumnReader.ValidateSchema(validationSet.Schema, Options.ImageColumnName, Options.LabelColumnName, ShapeHint);
+        if (columns.Image.Shape != trainColumns.Image.Shape && columns.Image.Shape.Size != 0 && trainColumns.Image.Shape.Size != 0)
+            throw new ArgumentException(
+                $"ValidationSet column '{Options.ImageColumnName}' has images of {columns.Image.Shape}, but the training data has {trainColumns.Image.Shape}.",
+                nameof(DistillationTrainerOptions.ValidationSet));
+        var data = ImageColumnReader.ReadDataset(validationSet, columns);
+        if (data.ClassCount != classCount)
+        {
+            data.Dispose();
+            throw new ArgumentException(
+                $"ValidationSet column '{Options.LabelColumnName}' has {data.ClassCount} classes, but the training data has {classCount}. Build both keys with the same MapValueToKey.",
+                nameof(DistillationTrainerOptions.ValidationSet));
+        }
+        return data;
+    }
+}

@@ -1,0 +1,113 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+namespace Microsoft.ML.Distillation;
+
+/// <summary>
+/// Options every Microsoft.ML.Distillation estimator shares: columns, network, optimisation, data augmentation, device and progress.
+/// Defaults follow the HSAKD paper's CIFAR-100 recipe (SGD, momentum 0.9, Nesterov, weight decay 5e-4, batch 64, 240 epochs,
+/// learning rate × 0.1 at 62.5%, 75% and 87.5% of the epochs).
+/// </summary>
+public abstract class DistillationTrainerOptions
+{
+    /// <summary>The defaults, shared by the options and the catalog's flat overloads.</summary>
+    internal static class Defaults
+    {
+        public const string LabelColumnName = "Label";
+        public const string ImageColumnName = "Image";
+        public const string ScoreColumnName = "Score";
+        public const string PredictedLabelColumnName = "PredictedLabel";
+        public const int Epochs = 240;
+        public const int BatchSize = 64;
+        public const double LearningRate = 0.05;
+        public const double LearningRateDecay = 0.1;
+        public const double Momentum = 0.9;
+        public const bool Nesterov = true;
+        public const double WeightDecay = 5e-4;
+        public const int RandomCropPadding = 4;
+        public const bool HorizontalFlip = true;
+    }
+
+    /// <summary>Label column: a key type (use <c>MapValueToKey</c> on raw labels). Default "Label".</summary>
+    public string LabelColumnName = Defaults.LabelColumnName;
+
+    /// <summary>
+    /// Image column: an <c>MLImage</c> column (<c>LoadImages</c>, <c>ResizeImages</c>) or a known-size <c>Vector&lt;Single&gt;</c> /
+    /// <c>Vector&lt;Byte&gt;</c> of C x H x W pixels (planar). Default "Image".
+    /// </summary>
+    public string ImageColumnName = Defaults.ImageColumnName;
+
+    /// <summary>Output column of class probabilities. Default "Score".</summary>
+    public string ScoreColumnName = Defaults.ScoreColumnName;
+
+    /// <summary>Output key column of the most probable class. Default "PredictedLabel".</summary>
+    public string PredictedLabelColumnName = Defaults.PredictedLabelColumnName;
+
+    /// <summary>
+    /// Network name from the zoo: resnet8/14/20/32/44/56/110, resnet8x4, resnet32x4, wrn{d}_{k} with d = 6n+4 (wrn16_1, wrn16_2,
+    /// wrn40_1, wrn40_2, ...), vgg8/11/13/16/19. Input channels and class count come from the data.
+    /// </summary>
+    public string Architecture = "";
+
+    /// <summary>Training epochs. Default 240 (the paper's).</summary>
+    public int Epochs = Defaults.Epochs;
+
+    /// <summary>Original images per step; with the four rotations the networks see four times as many rows. Default 64.</summary>
+    public int BatchSize = Defaults.BatchSize;
+
+    /// <summary>Initial learning rate of SGD. Default 0.05.</summary>
+    public double LearningRate = Defaults.LearningRate;
+
+    /// <summary>
+    /// 0-based epochs at which the learning rate is multiplied by <see cref="LearningRateDecay"/>. Default null: 62.5%, 75% and
+    /// 87.5% of <see cref="Epochs"/> (150, 180, 210 of 240, as in the paper).
+    /// </summary>
+    public int[]? LearningRateMilestones;
+
+    /// <summary>Factor applied to the learning rate at each milestone. Default 0.1.</summary>
+    public double LearningRateDecay = Defaults.LearningRateDecay;
+
+    /// <summary>SGD momentum. Default 0.9.</summary>
+    public double Momentum = Defaults.Momentum;
+
+    /// <summary>Nesterov momentum. Default true.</summary>
+    public bool Nesterov = Defaults.Nesterov;
+
+    /// <summary>L2 weight decay on all parameters. Default 5e-4.</summary>
+    public double WeightDecay = Defaults.WeightDecay;
+
+    /// <summary>Seed for weight initialisation, shuffling and augmentation. Default null: drawn from the MLContext's random source, so <c>new MLContext(seed: n)</c> makes training repeatable.</summary>
+    public int? Seed;
+
+    /// <summary>Where to train. Default <see cref="ComputeDevice.Auto"/>.</summary>
+    public ComputeDevice Device = ComputeDevice.Auto;
+
+    /// <summary>Channels of a flat pixel-vector image column (not needed for MLImage or [C,H,W] vectors).</summary>
+    public int? ImageChannels;
+
+    /// <summary>Height of a flat pixel-vector image column.</summary>
+    public int? ImageHeight;
+
+    /// <summary>Width of a flat pixel-vector image column.</summary>
+    public int? ImageWidth;
+
+    /// <summary>Per-channel means in raw pixel units (0..255 for images). Default null: computed from the training data.</summary>
+    public float[]? NormalizationMean;
+
+    /// <summary>Per-channel standard deviations in raw pixel units. Default null: computed from the training data.</summary>
+    public float[]? NormalizationStd;
+
+    /// <summary>Zero padding for the random crop (each side); 0 turns random cropping off. Default 4.</summary>
+    public int RandomCropPadding = Defaults.RandomCropPadding;
+
+    /// <summary>Random horizontal flips with probability 0.5. Default true.</summary>
+    public bool HorizontalFlip = Defaults.HorizontalFlip;
+
+    /// <summary>Optional held-out data, scored after every epoch (accuracy in the progress report). Same columns as the training data.</summary>
+    public IDataView? ValidationSet;
+
+    /// <summary>Called after every epoch with its metrics (also written to <c>mlContext.Log</c>).</summary>
+    public Action<TrainingMetrics>? MetricsCallback;
+
+    /// <summary>Threads libtorch uses on the CPU. Default null: libtorch's default (the number of cores).</summary>
+    public int? NumberOfThreads;
+}

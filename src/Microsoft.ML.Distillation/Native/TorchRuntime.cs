@@ -1,0 +1,82 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Native;
+
+/// <summary>Makes sure libtorch is loaded (with a clear error when it is not) and turns a <see cref="ComputeDevice"/> into a torch device.</summary>
+internal static class TorchRuntime
+{
+    private static readonly object s_lock = new();
+    private static bool s_loaded;
+
+    /// <summary>Loads the native backend once; throws <see cref="InvalidOperationException"/> saying what was tried and what to do.</summary>
+    public static void EnsureLoaded()
+    {
+        if (s_loaded)
+            return;
+        lock (s_lock)
+        {
+            if (s_loaded)
+                return;
+            try
+            {
+                using var probe = torch.zeros(1);
+                s_loaded = true;
+            }
+            catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                throw new InvalidOperationException(DescribeLoadFailure(e), e);
+            }
+        }
+    }
+
+    /// <summary>Resolves the requested device, failing clearly when CUDA is asked for but cannot be had.</summary>
+    public static Device Resolve(ComputeDevice requested)
+    {
+        EnsureLoaded();
+        switch (requested)
+        {
+            case ComputeDevice.Cpu:
+                return CPU;
+            case ComputeDevice.Cuda:
+                if (!CudaAvailable())
+                    throw new InvalidOperationException(
+                        "Device = Cuda was requested, but CUDA is not available to TorchSharp in this process. " +
+                        "This build references the CPU libtorch package. To train on a GPU: build with -p:TorchBackend=cuda " +
+                        "(which references TorchSharp-cuda-linux, libtorch 2.10 with CUDA 12.8; your NuGet feed must serve it), " +
+                        "install an NVIDIA driver that supports CUDA 12.8, and check that 'nvidia-smi' sees the GPU. " +
+                        "Use Device = Auto to fall back to the CPU.");
+                return CUDA;
+            default:
+                return CudaAvailable() ? CUDA : CPU;
+        }
+    }
+
+    private static bool CudaAvailable()
+    {
+        try
+        {
+            return torch.cuda.is_available();
+        }
+        catch (Exception e) when (e is DllNotFoundException or NotSupportedException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static string DescribeLoadFailure(Exception e)
+    {
+        string detail = e.InnerException?.Message ?? e.Message;
+        string firstLine = detail.Split('\n')[0].Trim();
+        string advice = detail.Contains("GLIBCXX", StringComparison.Ordinal)
+            ? "The system libstdc++ is older than TorchSharp's native library expects. Microsoft.ML.Distillation's build step " +
+              "patches libLibTorchSharp.so in the output folder for this case: rebuild (dotnet build / dotnet publish) so it runs, " +
+              "and check the build log for 'marked GLIBCXX_3.4.32 weak'. Alternatively install libstdc++ from GCC 13 or newer."
+            : "Check that the output folder contains runtimes/linux-x64/native/libLibTorchSharp.so and the libtorch-cpu-* (or TorchSharp-cuda-*) " +
+              "native files, i.e. that the package restored for this OS and architecture (linux-x64, win-x64 or osx-arm64).";
+        return "libtorch could not be loaded, so Microsoft.ML.Distillation cannot train or score. Tried: TorchSharp's native loader " +
+               $"(libLibTorchSharp and torch_cpu next to TorchSharp.dll, then the NuGet cache). It said: {firstLine} {advice}";
+    }
+}

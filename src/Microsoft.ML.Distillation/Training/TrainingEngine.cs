@@ -1,0 +1,212 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using System.Diagnostics;
+using Microsoft.ML.Distillation.Data;
+using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Networks;
+using Microsoft.ML.Distillation.SelfSupervision;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Training;
+
+/// <summary>Which parameters of the trained network the optimiser updates.</summary>
+internal enum TrainableParts
+{
+    /// <summary>Backbone, main head and auxiliary branches (joint training, students).</summary>
+    All,
+
+    /// <summary>Only the auxiliary branches; the backbone stays in eval mode with frozen BatchNorm statistics.</summary>
+    AuxiliaryOnly,
+}
+
+/// <summary>Everything the engine needs besides networks, loss and data; validated by the estimator.</summary>
+internal sealed class TrainingSettings
+{
+    public required string Phase { get; init; }
+    public required int Epochs { get; init; }
+    public required int BatchSize { get; init; }
+    public required LearningRateSchedule Schedule { get; init; }
+    public required double Momentum { get; init; }
+    public required bool Nesterov { get; init; }
+    public required double WeightDecay { get; init; }
+    public required int Seed { get; init; }
+    public required Device Device { get; init; }
+    public required int RandomCropPadding { get; init; }
+    public required bool HorizontalFlip { get; init; }
+    public TrainableParts Trainable { get; init; } = TrainableParts.All;
+}
+
+/// <summary>
+/// The one training loop. Teacher pretraining, plain students and every distiller run through it; what differs is the
+/// <see cref="IDistillationLoss"/>, whether a frozen teacher is present, and which parameters train.
+/// </summary>
+/// <remarks>
+/// Per step: gather a batch of raw pixels by a seeded permutation → random crop + flip on the CPU tensor → device, float,
+/// per-channel normalisation → (optionally) four rotations and joint labels → teacher forward in eval mode under no_grad →
+/// student forward → loss → backward → SGD step. Each step runs in its own dispose scope; epoch statistics are accumulated
+/// on the device and read back once per epoch, so the loop has no per-step host synchronisation.
+/// </remarks>
+internal sealed class TrainingEngine
+{
+    private readonly IChannel _channel;
+    private readonly Action<TrainingMetrics>? _callback;
+
+    public TrainingEngine(IChannel channel, Action<TrainingMetrics>? callback)
+    {
+        _channel = channel;
+        _callback = callback;
+    }
+
+    /// <summary>Trains <paramref name="student"/> in place and returns the metrics of every epoch.</summary>
+    public IReadOnlyList<TrainingMetrics> Run(
+        ClassifierNetwork student,
+        ClassifierNetwork? teacher,
+        IDistillationLoss loss,
+        ImageTensorDataset train,
+        ImageTensorDataset? validation,
+        ChannelNormalization normalization,
+        TrainingSettings settings)
+    {
+        if (loss.RequiresTeacher && teacher is null)
+            throw new InvalidOperationException("This distiller needs a teacher network, but none was given.");
+
+        var device = settings.Device;
+        int rotationCount = loss.UsesRotations ? Rotations.Count : 1;
+        var history = new List<TrainingMetrics>(settings.Epochs);
+        var clock = Stopwatch.StartNew();
+
+        PrepareTeacher(teacher, device);
+        var parameters = PrepareStudent(student, settings.Trainable, device);
+        using var optimizer = torch.optim.SGD(parameters, settings.Schedule.Initial, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov);
+        var augmenter = new BatchAugmenter(settings.RandomCropPadding, settings.HorizontalFlip, settings.Seed);
+        var batcher = new EpochBatcher(train, settings.BatchSize, settings.Seed);
+
+        for (int epoch = 0; epoch < settings.Epochs; epoch++)
+        {
+            double lr = settings.Schedule.At(epoch);
+            foreach (var group in optimizer.ParamGroups)
+                group.LearningRate = lr;
+            SetTrainingModes(student, settings.Trainable);
+
+            var termSums = loss.TermNames.Select(_ => zeros(1, dtype: ScalarType.Float64, device: device)).ToArray();
+            var correct = zeros(1, dtype: ScalarType.Int64, device: device);
+            long seen = 0;
+            try
+            {
+                foreach (var batchIndices in batcher.Epoch(epoch))
+                {
+                    using var step = NewDisposeScope();
+                    var (raw, labels) = batcher.Gather(batchIndices);
+                    var images = normalization.Normalize(augmenter.Apply(raw).to(device).to_type(ScalarType.Float32));
+                    labels = labels.to(device);
+                    var inputs = rotationCount > 1 ? Rotations.Expand(images) : images;
+                    var targets = rotationCount > 1 ? Rotations.JointLabels(labels) : labels;
+
+                    student.ComputeAuxiliary = loss.UsesStudentAuxiliary;
+                    var studentOut = student.forward(inputs);
+                    NetworkOutput? teacherOut = null;
+                    if (teacher is not null)
+                    {
+                        using var noGrad = no_grad();
+                        teacherOut = teacher.forward(inputs);
+                    }
+
+                    var result = loss.Compute(new LossBatch(studentOut, teacherOut, labels, targets, rotationCount));
+                    optimizer.zero_grad();
+                    result.Total.backward();
+                    optimizer.step();
+
+                    using (no_grad())
+                    {
+                        long b = labels.shape[0];
+                        for (int t = 0; t < termSums.Length; t++)
+                            termSums[t].add_(result.Terms[t].Value.detach().to_type(ScalarType.Float64) * b);
+                        var originals = rotationCount > 1 ? Rotations.Originals(studentOut.Logits) : studentOut.Logits;
+                        correct.add_(originals.argmax(1).eq(labels).sum());
+                        seen += b;
+                    }
+                }
+
+                var terms = new Dictionary<string, double>();
+                for (int t = 0; t < termSums.Length; t++)
+                    terms[loss.TermNames[t]] = termSums[t].item<double>() / seen;
+                double trainAccuracy = correct.item<long>() / (double)seen;
+                double totalLoss = terms.Values.Sum();
+                if (double.IsNaN(totalLoss) || double.IsInfinity(totalLoss))
+                    throw new InvalidOperationException(
+                        $"{settings.Phase} training diverged: the loss of epoch {epoch + 1} is {totalLoss}. Try a lower LearningRate (now {lr}).");
+                double? validationAccuracy = validation is null ? null : Evaluate(student, validation, normalization, settings.BatchSize, device);
+
+                var metrics = new TrainingMetrics(settings.Phase, epoch + 1, settings.Epochs, totalLoss, terms, lr, trainAccuracy, validationAccuracy, clock.Elapsed);
+                history.Add(metrics);
+                _channel.Info(MessageSensitivity.None, metrics.ToString());
+                _callback?.Invoke(metrics);
+            }
+            finally
+            {
+                foreach (var t in termSums)
+                    t.Dispose();
+                correct.Dispose();
+            }
+        }
+
+        student.eval();
+        student.ComputeAuxiliary = true;
+        return history;
+    }
+
+    /// <summary>Top-1 accuracy of the main head on unaugmented, unrotated images.</summary>
+    public static double Evaluate(ClassifierNetwork network, ImageTensorDataset data, ChannelNormalization normalization, int batchSize, Device device)
+    {
+        bool wasTraining = network.training;
+        network.eval();
+        long correct = 0;
+        using (no_grad())
+        {
+            for (long start = 0; start < data.Count; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                long length = Math.Min(batchSize, data.Count - start);
+                var images = normalization.Normalize(data.Images.narrow(0, start, length).to(device).to_type(ScalarType.Float32));
+                var logits = network.ForwardLogits(images);
+                correct += logits.argmax(1).cpu().eq(data.Labels.narrow(0, start, length)).sum().item<long>();
+            }
+        }
+        if (wasTraining)
+            network.train();
+        return correct / (double)data.Count;
+    }
+
+    private static void PrepareTeacher(ClassifierNetwork? teacher, Device device)
+    {
+        if (teacher is null)
+            return;
+        teacher.to(device);
+        teacher.eval();
+        teacher.DetachAuxiliaryInputs = true;
+        teacher.ComputeAuxiliary = true;
+        foreach (var p in teacher.parameters())
+            p.requires_grad = false;
+    }
+
+    private static List<Parameter> PrepareStudent(ClassifierNetwork student, TrainableParts trainable, Device device)
+    {
+        student.to(device);
+        bool backboneTrains = trainable == TrainableParts.All;
+        student.DetachAuxiliaryInputs = !backboneTrains;
+        foreach (var p in student.Backbone.parameters())
+            p.requires_grad = backboneTrains;
+        foreach (var p in student.Auxiliary.parameters())
+            p.requires_grad = true;
+        return student.parameters().Where(p => p.requires_grad).ToList();
+    }
+
+    private static void SetTrainingModes(ClassifierNetwork student, TrainableParts trainable)
+    {
+        student.train();
+        if (trainable == TrainableParts.AuxiliaryOnly)
+            student.Backbone.eval();
+    }
+}

@@ -1,0 +1,69 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using Microsoft.ML.Distillation.Data;
+using Microsoft.ML.Distillation.Networks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Transformers;
+
+/// <summary>
+/// A trained network together with what scoring needs to feed it: the image column and its shape, the normalisation,
+/// the class names and the output column names. Shared by the transformer, persistence and the distillers that use it as a teacher.
+/// </summary>
+internal sealed class TrainedClassifier : IDisposable
+{
+    public TrainedClassifier(ClassifierNetwork network, string role, ImageColumnInfo imageColumn, string[] classNames,
+        ChannelNormalization normalization, string scoreColumnName, string predictedLabelColumnName, Device device)
+    {
+        Network = network;
+        Role = role;
+        ImageColumn = imageColumn;
+        ClassNames = classNames;
+        Normalization = normalization;
+        ScoreColumnName = scoreColumnName;
+        PredictedLabelColumnName = predictedLabelColumnName;
+        Device = device;
+        Network.to(device);
+        Network.eval();
+    }
+
+    public ClassifierNetwork Network { get; }
+
+    /// <summary>"Teacher" or "Student".</summary>
+    public string Role { get; }
+
+    /// <summary>Name, kind and shape of the image column the network reads.</summary>
+    public ImageColumnInfo ImageColumn { get; }
+
+    public ImageShape Shape => ImageColumn.Shape;
+
+    public string[] ClassNames { get; }
+
+    public int ClassCount => ClassNames.Length;
+
+    public ChannelNormalization Normalization { get; }
+
+    public string ScoreColumnName { get; }
+
+    public string PredictedLabelColumnName { get; }
+
+    public Device Device { get; }
+
+    /// <summary>
+    /// Class probabilities for <paramref name="rows"/> images of raw pixels laid out [rows, C, H, W] in <paramref name="pixels"/>;
+    /// writes rows*K floats to <paramref name="probabilities"/>.
+    /// </summary>
+    public void Score(ReadOnlySpan<float> pixels, int rows, Span<float> probabilities)
+    {
+        var shape = Shape;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var input = tensor(pixels[..(rows * shape.Size)].ToArray(), new long[] { rows, shape.Channels, shape.Height, shape.Width }).to(Device);
+        var logits = Network.ForwardLogits(Normalization.Normalize(input));
+        var probs = nn.functional.softmax(logits, 1).cpu();
+        probs.data<float>().CopyTo(probabilities[..(rows * ClassCount)]);
+    }
+
+    public void Dispose() => Network.Dispose();
+}
