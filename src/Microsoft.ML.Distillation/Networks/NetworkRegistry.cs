@@ -112,7 +112,8 @@ internal static partial class NetworkRegistry
             }
 
             error = string.Empty;
-            return (c, k, m) => WideResNet.Create(name, depth, width, c, k, m);
+            var canonical = string.Create(CultureInfo.InvariantCulture, $"wrn{depth}_{width}");
+            return (c, k, m) => WideResNet.Create(canonical, depth, width, c, k, m);
         }
 
         error = $"Unknown architecture '{architecture}'. " + ValidNamesSentence();

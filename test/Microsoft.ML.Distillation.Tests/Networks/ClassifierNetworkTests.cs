@@ -120,6 +120,37 @@ public sealed class ClassifierNetworkTests
         var head = network.Backbone.named_modules().Single(m => m.name is "fc" or "classifier").module;
         var fromEmbedding = ((nn.Module<Tensor, Tensor>)head).call(full.Embedding);
         Assert.IsTrue(full.Logits.allclose(fromEmbedding, rtol: 1e-5, atol: 1e-6));
+
+        // ResNet and VGG pool their deepest tap directly; WRN pools ReLU(BN(tap)) instead.
+        var pooledDeepestTap = full.Features[^1].mean([2L, 3L]);
+        Assert.AreEqual(architecture != "wrn16_1", full.Embedding.allclose(pooledDeepestTap, rtol: 1e-5, atol: 1e-6));
+    }
+
+    [TestMethod]
+    public void WideResNetBlock_ProjectsThePreActivation_WhenTheWidthChanges()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(7);
+        using var block = new WideResNetBlock(4, 8, stride: 2);
+        block.eval();
+        using var noGrad = no_grad();
+
+        // Give BN1 a non-trivial affine map so that ReLU(BN1(x)) differs clearly from x.
+        var children = block.named_children().ToDictionary(c => c.name, c => (nn.Module<Tensor, Tensor>)c.module);
+        var bn1 = (TorchSharp.Modules.BatchNorm2d)children["bn1"];
+        bn1.weight.uniform_(0.5, 2.0);
+        bn1.bias!.uniform_(-1.0, 1.0);
+
+        var x = randn(2, 4, 8, 8);
+        var a = nn.functional.relu(children["bn1"].call(x));
+        var main = children["conv2"].call(nn.functional.relu(children["bn2"].call(children["conv1"].call(a))));
+        var expected = main + children["convShortcut"].call(a);
+        var wrong = main + children["convShortcut"].call(x);
+
+        var actual = block.call(x);
+        CollectionAssert.AreEqual(new long[] { 2, 8, 4, 4 }, actual.shape);
+        Assert.IsTrue(actual.allclose(expected, rtol: 1e-5, atol: 1e-5));
+        Assert.IsFalse(actual.allclose(wrong, rtol: 1e-3, atol: 1e-3));
     }
 
     [TestMethod]
@@ -175,6 +206,42 @@ public sealed class ClassifierNetworkTests
                 "auxiliary.block_extractor1.1.0.weight", "auxiliary.block_extractor4.0.0.weight",
             },
             vggKeys.ToArray());
+    }
+
+    [TestMethod]
+    [DataRow("resnet8")]
+    [DataRow("wrn16_1")]
+    [DataRow("vgg8")]
+    public void SaveAndLoad_RoundTripTheWholeNetwork(string architecture)
+    {
+        using var scope = NewDisposeScope();
+        var path = Path.Combine(Path.GetTempPath(), $"distillation-networks-{Guid.NewGuid():N}.bin");
+        try
+        {
+            random.manual_seed(8);
+            using var original = NetworkRegistry.Create(architecture, 1, Classes);
+            original.save(path);
+
+            random.manual_seed(9);
+            using var restored = NetworkRegistry.Create(architecture, 1, Classes);
+            restored.load(path, strict: true);
+
+            original.eval();
+            restored.eval();
+            using var noGrad = no_grad();
+            var x = randn(Batch, 1, 28, 28);
+            var expected = original.forward(x);
+            var actual = restored.forward(x);
+            Assert.IsTrue(actual.Logits.allclose(expected.Logits));
+            for (var i = 0; i < expected.AuxLogits.Count; i++)
+            {
+                Assert.IsTrue(actual.AuxLogits[i].allclose(expected.AuxLogits[i]));
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [TestMethod]

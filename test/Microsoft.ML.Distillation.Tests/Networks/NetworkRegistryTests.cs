@@ -59,6 +59,8 @@ public sealed class NetworkRegistryTests
         // d = 22 -> n = 3 blocks per stage in the backbone.
         var backboneBlocks = network.Backbone.modules().OfType<WideResNetBlock>().Count();
         Assert.AreEqual(9, backboneBlocks);
+        using var padded = NetworkRegistry.Create("wrn010_01", inputChannels: 1, classCount: 2);
+        Assert.AreEqual("wrn10_1", padded.Architecture);
         Assert.IsTrue(NetworkRegistry.IsKnown("wrn28_10"));
         Assert.IsTrue(NetworkRegistry.IsKnown("wrn10_1"));
     }
