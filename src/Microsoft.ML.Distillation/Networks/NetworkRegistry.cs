@@ -1,0 +1,128 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using System.Globalization;
+using System.Text.RegularExpressions;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Networks;
+
+/// <summary>
+/// The model zoo by name: CIFAR ResNets, wide ResNets and VGG-BN, each with its HSAKD auxiliary branches.
+/// Names are case-insensitive. Besides the registered names, any <c>wrn{d}_{k}</c> with d = 6n+4 (n >= 1) and k >= 1
+/// is accepted (for example <c>wrn28_10</c>).
+/// </summary>
+internal static partial class NetworkRegistry
+{
+    private static readonly Dictionary<string, Func<int, int, int, ClassifierNetwork>> s_factories =
+        new(StringComparer.Ordinal)
+        {
+            ["resnet8"] = (c, k, m) => CifarResNet.Create("resnet8", 8, CifarResNet.StandardWidths, c, k, m),
+            ["resnet14"] = (c, k, m) => CifarResNet.Create("resnet14", 14, CifarResNet.StandardWidths, c, k, m),
+            ["resnet20"] = (c, k, m) => CifarResNet.Create("resnet20", 20, CifarResNet.StandardWidths, c, k, m),
+            ["resnet32"] = (c, k, m) => CifarResNet.Create("resnet32", 32, CifarResNet.StandardWidths, c, k, m),
+            ["resnet44"] = (c, k, m) => CifarResNet.Create("resnet44", 44, CifarResNet.StandardWidths, c, k, m),
+            ["resnet56"] = (c, k, m) => CifarResNet.Create("resnet56", 56, CifarResNet.StandardWidths, c, k, m),
+            ["resnet110"] = (c, k, m) => CifarResNet.Create("resnet110", 110, CifarResNet.StandardWidths, c, k, m),
+            ["resnet8x4"] = (c, k, m) => CifarResNet.Create("resnet8x4", 8, CifarResNet.WideWidths, c, k, m),
+            ["resnet32x4"] = (c, k, m) => CifarResNet.Create("resnet32x4", 32, CifarResNet.WideWidths, c, k, m),
+            ["wrn16_1"] = (c, k, m) => WideResNet.Create("wrn16_1", 16, 1, c, k, m),
+            ["wrn16_2"] = (c, k, m) => WideResNet.Create("wrn16_2", 16, 2, c, k, m),
+            ["wrn40_1"] = (c, k, m) => WideResNet.Create("wrn40_1", 40, 1, c, k, m),
+            ["wrn40_2"] = (c, k, m) => WideResNet.Create("wrn40_2", 40, 2, c, k, m),
+            ["vgg8"] = (c, k, m) => Vgg.Create("vgg8", 8, c, k, m),
+            ["vgg11"] = (c, k, m) => Vgg.Create("vgg11", 11, c, k, m),
+            ["vgg13"] = (c, k, m) => Vgg.Create("vgg13", 13, c, k, m),
+            ["vgg16"] = (c, k, m) => Vgg.Create("vgg16", 16, c, k, m),
+            ["vgg19"] = (c, k, m) => Vgg.Create("vgg19", 19, c, k, m),
+        };
+
+    private static readonly string[] s_names = [.. s_factories.Keys.Order(StringComparer.Ordinal)];
+
+    /// <summary>The registered architecture names, sorted (ordinal). <c>wrn{d}_{k}</c> names beyond these are also accepted.</summary>
+    public static IReadOnlyList<string> Names => s_names;
+
+    /// <summary>
+    /// Creates a network with freshly initialised weights on the default device.
+    /// </summary>
+    /// <param name="architecture">A name from <see cref="Names"/> or <c>wrn{d}_{k}</c> with d = 6n+4, k >= 1 (case-insensitive).</param>
+    /// <param name="inputChannels">Image channels (1 for grey, 3 for RGB); at least 1.</param>
+    /// <param name="classCount">K, the number of classes; at least 2.</param>
+    /// <param name="rotationCount">M, the rotations of the joint label space; the auxiliary heads have K*M outputs. At least 1.</param>
+    /// <exception cref="ArgumentException">The name is unknown or a malformed <c>wrn</c> name; the message lists the valid names.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    public static ClassifierNetwork Create(string architecture, int inputChannels, int classCount, int rotationCount = 4)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputChannels, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 2);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rotationCount, 1);
+
+        var factory = Resolve(architecture, out var error);
+        if (factory is null)
+        {
+            throw new ArgumentException(error, nameof(architecture));
+        }
+
+        return factory(inputChannels, classCount, rotationCount);
+    }
+
+    /// <summary>True when <see cref="Create"/> accepts <paramref name="architecture"/>.</summary>
+    public static bool IsKnown(string? architecture) => architecture is not null && Resolve(architecture, out _) is not null;
+
+    /// <summary>Number of elements in the module's parameters (all, or only those that require grad).</summary>
+    public static long CountParameters(nn.Module module, bool trainableOnly = false)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        long count = 0;
+        foreach (var parameter in module.parameters())
+        {
+            if (!trainableOnly || parameter.requires_grad)
+            {
+                count += parameter.numel();
+            }
+        }
+
+        return count;
+    }
+
+    private static Func<int, int, int, ClassifierNetwork>? Resolve(string architecture, out string error)
+    {
+        var name = architecture.Trim().ToLowerInvariant();
+        if (s_factories.TryGetValue(name, out var factory))
+        {
+            error = string.Empty;
+            return factory;
+        }
+
+        var match = WideResNetName().Match(name);
+        if (match.Success)
+        {
+            if (!int.TryParse(match.Groups["depth"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var depth)
+                || !WideResNet.IsValidDepth(depth))
+            {
+                error = $"'{architecture}': WRN depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 34, 40, ...), got {match.Groups["depth"].Value}. "
+                    + ValidNamesSentence();
+                return null;
+            }
+
+            if (!int.TryParse(match.Groups["width"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var width) || width < 1)
+            {
+                error = $"'{architecture}': WRN widen factor k must be at least 1, got {match.Groups["width"].Value}. " + ValidNamesSentence();
+                return null;
+            }
+
+            error = string.Empty;
+            var canonical = string.Create(CultureInfo.InvariantCulture, $"wrn{depth}_{width}");
+            return (c, k, m) => WideResNet.Create(canonical, depth, width, c, k, m);
+        }
+
+        error = $"Unknown architecture '{architecture}'. " + ValidNamesSentence();
+        return null;
+    }
+
+    private static string ValidNamesSentence() =>
+        $"Valid names: {string.Join(", ", s_names)}; or wrn{{d}}_{{k}} with d = 6n+4 (n >= 1) and k >= 1, e.g. wrn28_10.";
+
+    [GeneratedRegex(@"^wrn(?<depth>\d+)_(?<width>\d+)$", RegexOptions.CultureInvariant)]
+    private static partial Regex WideResNetName();
+}

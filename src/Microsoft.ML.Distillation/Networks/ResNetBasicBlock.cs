@@ -1,0 +1,73 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Networks;
+
+/// <summary>
+/// Post-activation residual block of the CIFAR ResNets: <c>ReLU(BN2(conv2(ReLU(BN1(conv1(x))))) + shortcut(x))</c>,
+/// with a 1x1-conv + BN projection shortcut (<c>downsample</c>) when the stride or the width changes.
+/// </summary>
+internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "conv1")]
+    private readonly Conv2d _conv1;
+
+    [ComponentName(Name = "bn1")]
+    private readonly BatchNorm2d _bn1;
+
+    [ComponentName(Name = "conv2")]
+    private readonly Conv2d _conv2;
+
+    [ComponentName(Name = "bn2")]
+    private readonly BatchNorm2d _bn2;
+
+    [ComponentName(Name = "downsample")]
+    private readonly Sequential? _downsample;
+
+    public ResNetBasicBlock(int inChannels, int outChannels, int stride)
+        : base(nameof(ResNetBasicBlock))
+    {
+        _conv1 = nn.Conv2d(inChannels, outChannels, kernel_size: 3, stride: stride, padding: 1, bias: false);
+        _bn1 = nn.BatchNorm2d(outChannels);
+        _conv2 = nn.Conv2d(outChannels, outChannels, kernel_size: 3, stride: 1, padding: 1, bias: false);
+        _bn2 = nn.BatchNorm2d(outChannels);
+        if (stride != 1 || inChannels != outChannels)
+        {
+            _downsample = nn.Sequential(
+                nn.Conv2d(inChannels, outChannels, kernel_size: 1, stride: stride, bias: false),
+                nn.BatchNorm2d(outChannels));
+        }
+
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// <c>S(c, n, s)</c>: <paramref name="blocks"/> blocks of width <paramref name="outChannels"/>; the first has stride
+    /// <paramref name="stride"/>, the rest stride 1. Children are named 0..n-1.
+    /// </summary>
+    public static Sequential Stage(int inChannels, int outChannels, int blocks, int stride)
+    {
+        var modules = new nn.Module<Tensor, Tensor>[blocks];
+        for (var i = 0; i < blocks; i++)
+        {
+            modules[i] = i == 0
+                ? new ResNetBasicBlock(inChannels, outChannels, stride)
+                : new ResNetBasicBlock(outChannels, outChannels, 1);
+        }
+
+        return nn.Sequential(modules);
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var output = _bn2.call(_conv2.call(nn.functional.relu(_bn1.call(_conv1.call(input)))));
+        var shortcut = _downsample is null ? input : _downsample.call(input);
+        output.add_(shortcut);
+        return nn.functional.relu(output).MoveToOuterDisposeScope();
+    }
+}
