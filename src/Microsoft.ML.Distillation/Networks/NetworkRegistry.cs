@@ -66,6 +66,20 @@ internal static partial class NetworkRegistry
         return factory(inputChannels, classCount, rotationCount);
     }
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="paramName"/> and listing the valid names when <see cref="Create"/> would not accept the name.</summary>
+    public static void Validate(string? architecture, string paramName)
+    {
+        if (string.IsNullOrWhiteSpace(architecture))
+        {
+            throw new ArgumentException($"{paramName} must name a network. " + ValidNamesSentence(), paramName);
+        }
+
+        if (Resolve(architecture, out var error) is null)
+        {
+            throw new ArgumentException(error, paramName);
+        }
+    }
+
     /// <summary>True when <see cref="Create"/> accepts <paramref name="architecture"/>.</summary>
     public static bool IsKnown(string? architecture) => architecture is not null && Resolve(architecture, out _) is not null;
 

@@ -1,0 +1,26 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+namespace Microsoft.ML.Distillation.Tests.TestUtilities;
+
+/// <summary>One small teacher, trained once per test run, for the tests that only need a fitted model.</summary>
+internal static class SharedTeacher
+{
+    private static readonly Lazy<(MLContext Ml, ITransformer Pipeline, IDataView Train)> s_model = new(() =>
+    {
+        var ml = new MLContext(seed: 5);
+        var train = RealImages.Train(ml, 96);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Distillation.Teacher(new TeacherOptions { Architecture = "resnet8", Epochs = 1, BatchSize = 32, Seed = 5 }))
+            .Fit(train);
+        return (ml, pipeline, train);
+    });
+
+    public static MLContext Ml => s_model.Value.Ml;
+
+    /// <summary>MapValueToKey("Label") followed by the teacher.</summary>
+    public static TransformerChain<ITransformer> Pipeline => (TransformerChain<ITransformer>)s_model.Value.Pipeline;
+
+    public static ImageClassifierTransformer Teacher => (ImageClassifierTransformer)Pipeline.LastTransformer;
+
+    public static IDataView Train => s_model.Value.Train;
+}
