@@ -15,7 +15,11 @@ namespace Microsoft.ML.Distillation.Data;
 /// Channels, height and width of every image, or <see langword="null"/> for an <c>MLImage</c> column of unknown size
 /// (LoadImages without ResizeImages): then the first row read fixes the size and every other row must match it.
 /// </param>
-internal sealed record ImageColumnInfo(string Name, ImageColumnKind Kind, ImageShape? Shape)
+/// <param name="ShapeSource">
+/// Where <paramref name="Shape"/> came from, as messages say it when a row does not match (for example "the column type" or
+/// "the trained model"); <see langword="null"/> when <paramref name="Shape"/> is.
+/// </param>
+internal sealed record ImageColumnInfo(string Name, ImageColumnKind Kind, ImageShape? Shape, string? ShapeSource = null)
 {
     /// <summary>Channels of every decoded image: 3 (RGB) for <c>MLImage</c> columns, otherwise from <see cref="Shape"/>.</summary>
     public int Channels => Kind == ImageColumnKind.Image ? 3 : Shape!.Value.Channels;

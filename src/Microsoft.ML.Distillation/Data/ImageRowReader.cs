@@ -35,20 +35,17 @@ internal sealed class ImageRowReader
     /// <param name="row">The row or cursor; the image column must be active in it.</param>
     /// <param name="column">
     /// The column as validated against <paramref name="row"/>'s schema by <see cref="ImageSchemaValidator.ValidateImageColumn"/>.
-    /// </param>
-    /// <param name="shapeSource">
-    /// How messages should name where <see cref="ImageColumnInfo.Shape"/> came from when a row does not match it (for example
-    /// "the trained model"). Unused when the column's shape is unknown: then the first row read sets the shape.
+    /// When its shape is unknown, the first row read sets it.
     /// </param>
     /// <exception cref="ArgumentException">The column is not in the row's schema, not active, or not of the validated type.</exception>
-    public ImageRowReader(DataViewRow row, ImageColumnInfo column, string? shapeSource = null)
+    public ImageRowReader(DataViewRow row, ImageColumnInfo column)
     {
         ArgumentNullException.ThrowIfNull(row);
         ArgumentNullException.ThrowIfNull(column);
         _row = row;
         _column = column;
         Shape = column.Shape;
-        _shapeSource = shapeSource ?? "the expected size";
+        _shapeSource = column.ShapeSource ?? "the expected size";
 
         DataViewSchema.Column schemaColumn = row.Schema.GetColumnOrNull(column.Name)
             ?? throw new ArgumentException($"Image column '{column.Name}' is not in the row's schema.", nameof(row));
@@ -188,7 +185,7 @@ internal sealed class ImageRowReader
         {
             throw new InvalidOperationException(
                 $"Image column '{_column.Name}', row {position}: the image is {actual.Height}x{actual.Width} (height x width), "
-                + $"but {_shapeSource} is {expected.Height}x{expected.Width}. All images must have one size: "
+                + $"but the size from {_shapeSource} is {expected.Height}x{expected.Width}. All images must have one size: "
                 + "add mlContext.Transforms.ResizeImages(...) before this step.");
         }
 

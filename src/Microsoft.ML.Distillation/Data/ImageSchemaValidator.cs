@@ -35,6 +35,8 @@ internal static class ImageSchemaValidator
 
     private const string DefaultShapeSource = "the options " + ShapeOptionNames;
 
+    private const string TypeShapeSource = "the column type";
+
     /// <summary>Checks the image column of a schema and tells how its rows are to be decoded.</summary>
     /// <param name="schema">The schema of the data.</param>
     /// <param name="columnName">The image column.</param>
@@ -66,7 +68,9 @@ internal static class ImageSchemaValidator
 
         if (type is ImageDataViewType imageType)
         {
-            return new ImageColumnInfo(columnName, ImageColumnKind.Image, ImageShapeOf(columnName, imageType.Height, imageType.Width, shapeHint, shapeSource, paramName));
+            ImageShape? imageShape = ImageShapeOf(columnName, imageType.Height, imageType.Width, shapeHint, shapeSource, paramName);
+            string? source = imageShape is null ? null : shapeHint is null ? TypeShapeSource : shapeSource;
+            return new ImageColumnInfo(columnName, ImageColumnKind.Image, imageShape, source);
         }
 
         if (type is VectorDataViewType vectorType && IsPixelItemType(vectorType.ItemType))
@@ -80,7 +84,7 @@ internal static class ImageSchemaValidator
                     paramName);
             }
 
-            return new ImageColumnInfo(columnName, kind, VectorShape(columnName, vectorType, shapeHint, shapeSource, paramName));
+            return new ImageColumnInfo(columnName, kind, VectorShape(columnName, vectorType, shapeHint, shapeSource, paramName), TypeShapeSource);
         }
 
         throw WrongImageType(columnName, Describe(type), paramName);
@@ -358,10 +362,16 @@ internal static class ImageSchemaValidator
         {
             MethodInfo read = typeof(ImageSchemaValidator).GetMethod(nameof(ReadAnnotationStrings), BindingFlags.NonPublic | BindingFlags.Static)!
                 .MakeGenericMethod(vectorType.ItemType.RawType);
-            var names = (string[]?)read.Invoke(null, [column.Annotations]);
-            if (names is not null)
+            try
             {
-                return names;
+                if (read.Invoke(null, [column.Annotations]) is string[] names)
+                {
+                    return names;
+                }
+            }
+            catch (TargetInvocationException)
+            {
+                // An annotation of a type we cannot read as values: fall back to numbers.
             }
         }
 

@@ -65,6 +65,19 @@ public sealed class ChannelNormalizationTests
     }
 
     [TestMethod]
+    public void CachedMeanAndStd_OutliveTheFirstCallersScope()
+    {
+        using ChannelNormalization normalization = ChannelNormalization.FromValues([1f], [2f], channels: 1);
+        using (NewDisposeScope())
+        {
+            normalization.Normalize(ones(1, 1, 1, 1));
+        }
+
+        using var scope = NewDisposeScope();
+        Assert.AreEqual(2f, normalization.Normalize(full(1, 1, 1, 1, 5f)).item<float>());
+    }
+
+    [TestMethod]
     public void Normalize_RejectsAnotherChannelCount()
     {
         using var scope = NewDisposeScope();

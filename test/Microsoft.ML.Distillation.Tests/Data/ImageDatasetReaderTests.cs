@@ -131,6 +131,29 @@ public sealed class ImageDatasetReaderTests
     }
 
     [TestMethod]
+    public void Dataset_OutlivesTheCallersDisposeScope()
+    {
+        IDataView data = WithKeyLabel(Context.Data.LoadFromEnumerable(new[]
+        {
+            new FlatByteRow { Image = Enumerable.Repeat((byte)5, 12).ToArray(), Label = "x" },
+            new FlatByteRow { Image = Enumerable.Repeat((byte)6, 12).ToArray(), Label = "y" },
+        }));
+
+        ImageTensorDataset dataset;
+        using (NewDisposeScope())
+        {
+            dataset = ImageDatasetReader.Read(data, "Image", "Label", new ImageShape(3, 2, 2));
+        }
+
+        using (dataset)
+        {
+            Assert.IsFalse(dataset.Images.IsInvalid);
+            Assert.AreEqual(5 * 12 + 6 * 12, dataset.Images.sum().item<long>());
+            CollectionAssert.AreEqual(new long[] { 0, 1 }, dataset.Labels.data<long>().ToArray());
+        }
+    }
+
+    [TestMethod]
     public void ZeroRows_IsAnError()
     {
         IDataView data = WithKeyLabel(Context.Data.LoadFromEnumerable(Array.Empty<ChwSingleRow>()), Labels("cat", "dog"));
@@ -174,7 +197,7 @@ public sealed class ImageDatasetReaderTests
         IDataView data = LoadedImages(("small.png", "cat"), ("small.png", "dog"), ("large.png", "cat"));
 
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDatasetReader.Read(data, "Image", "Label"));
-        AssertMentions(e, "Image column 'Image', row 2", "3x3", "row 0 is 2x2", "ResizeImages");
+        AssertMentions(e, "Image column 'Image', row 2", "3x3", "the size from row 0 is 2x2", "ResizeImages");
 
         IDataView resized = Context.Transforms.ResizeImages("Image", 4, 4).Fit(data).Transform(data);
         using ImageTensorDataset dataset = ImageDatasetReader.Read(resized, "Image", "Label");
@@ -201,7 +224,7 @@ public sealed class ImageDatasetReaderTests
         ImageColumnInfo info = ImageSchemaValidator.ValidateImageColumn(data.Schema, "Image", new ImageShape(3, 2, 2), shapeSource: "the trained model");
 
         using DataViewRowCursor cursor = data.GetRowCursor([data.Schema["Image"]]);
-        var reader = new ImageRowReader(cursor, info, "the trained model");
+        var reader = new ImageRowReader(cursor, info);
         var values = new float[12];
         var rows = new List<float[]>();
         while (cursor.MoveNext())
@@ -222,10 +245,10 @@ public sealed class ImageDatasetReaderTests
         ImageColumnInfo info = ImageSchemaValidator.ValidateImageColumn(data.Schema, "Image", new ImageShape(3, 4, 4), shapeSource: "the trained model");
 
         using DataViewRowCursor cursor = data.GetRowCursor([data.Schema["Image"]]);
-        var reader = new ImageRowReader(cursor, info, "the trained model");
+        var reader = new ImageRowReader(cursor, info);
         Assert.IsTrue(cursor.MoveNext());
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => reader.Read<float>(new float[48]));
-        AssertMentions(e, "Image column 'Image', row 0", "2x2", "the trained model is 4x4");
+        AssertMentions(e, "Image column 'Image', row 0", "2x2", "the size from the trained model is 4x4");
     }
 
     [TestMethod]
