@@ -1,0 +1,146 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using System.Numerics;
+using Microsoft.ML.Data;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Data;
+
+/// <summary>
+/// Reads an <see cref="IDataView"/> into an <see cref="ImageTensorDataset"/> in one cursor pass: every image is decoded once
+/// (by <see cref="ImageRowReader"/>) into a compact [N, C, H, W] tensor, every key label becomes a 0-based class index.
+/// </summary>
+/// <remarks>
+/// <para>Schema problems are <see cref="ArgumentException"/>s (parameter <c>data</c>) raised before any row is read; see
+/// <see cref="ImageSchemaValidator"/>. Row problems are <see cref="InvalidOperationException"/>s that name the column and the
+/// 0-based row: a missing label (raw key 0), an image of another size than the first, an unreadable image; and, after the
+/// pass, no rows at all or fewer than 2 different classes among the rows.</para>
+/// <para>The dataset's tensors are detached from dispose scopes: the dataset owns them and frees them in Dispose.</para>
+/// </remarks>
+internal static class ImageDatasetReader
+{
+    private const int CheckEveryRows = 256;
+
+    /// <summary>Validates the columns, then reads all rows.</summary>
+    /// <param name="data">The training (or validation) data.</param>
+    /// <param name="imageColumnName">The image column: MLImage, or a known-size Single/Byte vector.</param>
+    /// <param name="labelColumnName">The label column: a key of UInt32.</param>
+    /// <param name="shapeHint">The shape from the options ImageChannels/ImageHeight/ImageWidth, if given (needed for flat vectors).</param>
+    /// <param name="progress">Receives the number of rows read so far, now and then.</param>
+    /// <param name="cancellationToken">Stops the pass.</param>
+    /// <exception cref="ArgumentException">A column is missing or unsuitable.</exception>
+    /// <exception cref="InvalidOperationException">A row is unsuitable, or the rows hold fewer than 2 classes.</exception>
+    public static ImageTensorDataset Read(
+        IDataView data,
+        string imageColumnName,
+        string labelColumnName,
+        ImageShape? shapeHint = null,
+        IProgress<long>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ImageColumnInfo image = ImageSchemaValidator.ValidateImageColumn(data.Schema, imageColumnName, shapeHint);
+        LabelColumnInfo label = ImageSchemaValidator.ValidateLabelColumn(data.Schema, labelColumnName);
+        return Read(data, image, label, progress, cancellationToken);
+    }
+
+    /// <summary>Reads all rows of columns already validated against <paramref name="data"/>'s schema.</summary>
+    /// <exception cref="InvalidOperationException">A row is unsuitable, or the rows hold fewer than 2 classes.</exception>
+    public static ImageTensorDataset Read(
+        IDataView data,
+        ImageColumnInfo image,
+        LabelColumnInfo label,
+        IProgress<long>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(label);
+        return image.ElementType == ScalarType.Float32
+            ? Read<float>(data, image, label, progress, cancellationToken)
+            : Read<byte>(data, image, label, progress, cancellationToken);
+    }
+
+    private static ImageTensorDataset Read<T>(
+        IDataView data, ImageColumnInfo image, LabelColumnInfo label, IProgress<long>? progress, CancellationToken cancellationToken)
+        where T : unmanaged, INumberBase<T>
+    {
+        DataViewSchema schema = data.Schema;
+        using DataViewRowCursor cursor = data.GetRowCursor([schema[image.Name], schema[label.Name]]);
+        var imageReader = new ImageRowReader(cursor, image);
+        ValueGetter<uint> labelGetter = cursor.GetGetter<uint>(cursor.Schema[label.Name]);
+
+        long expectedRows = data.GetRowCount() ?? 0;
+        var labels = new List<long>((int)Math.Min(expectedRows, Array.MaxLength));
+        var classCounts = new long[label.ClassCount];
+        RowTensorBuilder<T>? images = null;
+        try
+        {
+            uint key = 0;
+            while (cursor.MoveNext())
+            {
+                long row = cursor.Position;
+                if (row % CheckEveryRows == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    progress?.Report(row);
+                }
+
+                labelGetter(ref key);
+                CheckKey(label, key, row);
+
+                ImageShape shape = imageReader.CurrentShape();
+                images ??= new RowTensorBuilder<T>([shape.Channels, shape.Height, shape.Width], expectedRows);
+                imageReader.Read(images.AddRow());
+
+                labels.Add(key - 1);
+                classCounts[key - 1]++;
+            }
+
+            if (images is null)
+            {
+                throw new InvalidOperationException(
+                    $"The input data has no rows; image column '{image.Name}' and label column '{label.Name}' need rows of at least 2 classes.");
+            }
+
+            progress?.Report(labels.Count);
+            CheckClassesPresent(label, classCounts, labels.Count);
+
+            Tensor imageTensor = images.ToTensor();
+            Tensor labelTensor = tensor(labels.ToArray(), ScalarType.Int64).DetachFromDisposeScope();
+            return new ImageTensorDataset(imageTensor, labelTensor, imageReader.Shape!.Value, label.ClassCount, label.ClassNames);
+        }
+        finally
+        {
+            images?.Dispose();
+        }
+    }
+
+    private static void CheckKey(LabelColumnInfo label, uint key, long row)
+    {
+        if (key == 0)
+        {
+            throw new InvalidOperationException(
+                $"Label column '{label.Name}', row {row}: the label is missing (raw key 0). Every row needs a label; a value that "
+                + "MapValueToKey did not see when it was fitted becomes missing. Fit the key mapping on all labels, or drop such rows "
+                + "(mlContext.Data.FilterRowsByMissingValues).");
+        }
+
+        if (key > label.ClassCount)
+        {
+            throw new InvalidOperationException(
+                $"Label column '{label.Name}', row {row}: raw key {key} is outside the key range 1..{label.ClassCount}.");
+        }
+    }
+
+    private static void CheckClassesPresent(LabelColumnInfo label, long[] classCounts, long rows)
+    {
+        int present = classCounts.Count(c => c > 0);
+        if (present < 2)
+        {
+            string name = label.ClassNames[Array.FindIndex(classCounts, c => c > 0)];
+            throw new InvalidOperationException(
+                $"Label column '{label.Name}': all {rows} rows hold the same class ('{name}'); training needs rows of at least 2 different classes.");
+        }
+    }
+}
