@@ -42,9 +42,9 @@ public static class FashionMnist
         for (int i = 0; i < count; i++)
         {
             int label = labels[i];
-            if (label >= ClassNames.Length)
+            if (label >= FashionMnistImage.ClassNames.Length)
                 throw new InvalidDataException($"'{folder}' {split}: row {i} has label {label}; Fashion-MNIST labels are 0-9.");
-            rows.Add(new FashionMnistImage { Image = images.AsSpan(i * 784, 784).ToArray(), Label = ClassNames[label] });
+            rows.Add(new FashionMnistImage { Image = images.AsSpan(i * 784, 784).ToArray(), Label = FashionMnistImage.ClassNames[label] });
         }
         return rows;
     }

@@ -45,22 +45,23 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
     {
         ArgumentNullException.ThrowIfNull(input);
         TorchRuntime.EnsureLoaded();
-        var columns = ImageColumnReader.ValidateSchema(input.Schema, Options.ImageColumnName, Options.LabelColumnName, ShapeHint);
-        CheckBeforeReading(columns);
+        var image = ImageSchemaValidator.ValidateImageColumn(input.Schema, Options.ImageColumnName, ShapeHint);
+        var label = ImageSchemaValidator.ValidateLabelColumn(input.Schema, Options.LabelColumnName);
+        CheckBeforeReading(image, label);
         var device = TorchRuntime.Resolve(Options.Device);
         if (Options.NumberOfThreads is int threads)
             torch.set_num_threads(threads);
 
         using var channel = Host.Start(Phase);
-        using var train = ImageColumnReader.ReadDataset(input, columns);
-        CheckDataset(train, columns);
-        using var validation = Options.ValidationSet is null ? null : ReadValidation(Options.ValidationSet, columns, train.ClassCount);
+        using var train = ImageDatasetReader.Read(input, image, label);
+        CheckDataset(train);
+        using var validation = Options.ValidationSet is null ? null : ReadValidation(Options.ValidationSet, train);
 
         int seed = Options.Seed ?? Host.Rand.Next();
         using var generator = torch.random.manual_seed(seed);
         var normalization = Options.NormalizationMean is null
             ? ChannelNormalization.Compute(train.Images)
-            : new ChannelNormalization(Options.NormalizationMean, Options.NormalizationStd!);
+            : ChannelNormalization.FromValues(Options.NormalizationMean, Options.NormalizationStd, train.Shape.Channels);
         channel.Info(MessageSensitivity.None,
             $"{Phase}: {train.Count} images {train.Shape}, {train.ClassCount} classes, architecture {Options.Architecture}, device {device.type}, seed {seed}.");
 
@@ -85,13 +86,14 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
             };
             var engine = new TrainingEngine(channel, Options.MetricsCallback);
             engine.Run(network, Teacher?.Network, CreateLoss(), train, validation, normalization, settings);
-            var model = new TrainedClassifier(network, Phase, columns.Image, train.ClassNames, normalization,
+            var model = new TrainedClassifier(network, Phase, image with { Shape = train.Shape }, train.ClassNames, normalization,
                 Options.ScoreColumnName, Options.PredictedLabelColumnName, device);
             return new ImageClassifierTransformer(Host, model);
         }
         catch
         {
             network.Dispose();
+            normalization.Dispose();
             throw;
         }
     }
@@ -100,7 +102,8 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        ImageColumnReader.ValidateSchemaShape(inputSchema, Options.ImageColumnName, Options.LabelColumnName, ShapeHint);
+        ImageSchemaValidator.CheckImageColumn(inputSchema, Options.ImageColumnName, ShapeHint);
+        ImageSchemaValidator.CheckLabelColumn(inputSchema, Options.LabelColumnName);
         return SchemaShapeColumns.AppendScoreColumns(inputSchema, Options.ScoreColumnName, Options.PredictedLabelColumnName);
     }
 
@@ -118,12 +121,12 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
         => NetworkRegistry.Create(Options.Architecture, train.Shape.Channels, train.ClassCount);
 
     /// <summary>Checks that need only the schema (before reading any row).</summary>
-    private protected virtual void CheckBeforeReading(ImageColumns columns)
+    private protected virtual void CheckBeforeReading(ImageColumnInfo image, LabelColumnInfo label)
     {
     }
 
     /// <summary>Checks that need the data (class count, image size) before training starts.</summary>
-    private protected virtual void CheckDataset(ImageTensorDataset train, ImageColumns columns)
+    private protected virtual void CheckDataset(ImageTensorDataset train)
     {
         if (train.Shape.Height != train.Shape.Width)
             throw new ArgumentException(
@@ -131,21 +134,15 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
                 "Add mlContext.Transforms.ResizeImages with equal width and height.", "data");
     }
 
-    private ImageTensorDataset ReadValidation(IDataView validationSet, ImageColumns trainColumns, int classCount)
+    private ImageTensorDataset ReadValidation(IDataView validationSet, ImageTensorDataset train)
     {
-        var columns = ImageColumnReader.ValidateSchema(validationSet.Schema, Options.ImageColumnName, Options.LabelColumnName, ShapeHint);
-        if (columns.Image.Shape != trainColumns.Image.Shape && columns.Image.Shape.Size != 0 && trainColumns.Image.Shape.Size != 0)
+        const string option = nameof(DistillationTrainerOptions.ValidationSet);
+        var image = ImageSchemaValidator.ValidateImageColumn(validationSet.Schema, Options.ImageColumnName, train.Shape, option, "the training data");
+        var label = ImageSchemaValidator.ValidateLabelColumn(validationSet.Schema, Options.LabelColumnName, option);
+        if (label.ClassCount != train.ClassCount)
             throw new ArgumentException(
-                $"ValidationSet column '{Options.ImageColumnName}' has images of {columns.Image.Shape}, but the training data has {trainColumns.Image.Shape}.",
-                nameof(DistillationTrainerOptions.ValidationSet));
-        var data = ImageColumnReader.ReadDataset(validationSet, columns);
-        if (data.ClassCount != classCount)
-        {
-            data.Dispose();
-            throw new ArgumentException(
-                $"ValidationSet column '{Options.LabelColumnName}' has {data.ClassCount} classes, but the training data has {classCount}. Build both keys with the same MapValueToKey.",
-                nameof(DistillationTrainerOptions.ValidationSet));
-        }
-        return data;
+                $"ValidationSet: label column '{Options.LabelColumnName}' has {label.ClassCount} classes, but the training data has {train.ClassCount}. " +
+                "Map both with the same fitted MapValueToKey.", option);
+        return ImageDatasetReader.Read(validationSet, image, label);
     }
 }

@@ -105,7 +105,7 @@ internal static class ModelFile
                 var shape = new ImageShape(manifest.InputChannels, manifest.InputHeight, manifest.InputWidth);
                 if (!Enum.TryParse<ImageColumnKind>(manifest.ImageColumnKind, out var kind))
                     throw new InvalidDataException($"'{name}': unknown image column kind '{manifest.ImageColumnKind}' in manifest.json.");
-                var normalization = new ChannelNormalization(manifest.NormalizationMean, manifest.NormalizationStd);
+                var normalization = ChannelNormalization.FromValues(manifest.NormalizationMean, manifest.NormalizationStd, manifest.InputChannels);
                 return new TrainedClassifier(network, manifest.Role, new ImageColumnInfo(manifest.ImageColumnName, kind, shape), manifest.ClassNames,
                     normalization, manifest.ScoreColumnName, manifest.PredictedLabelColumnName, TorchRuntime.Resolve(device));
             }

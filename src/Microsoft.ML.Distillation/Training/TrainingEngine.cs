@@ -80,8 +80,8 @@ internal sealed class TrainingEngine
         PrepareTeacher(teacher, device);
         var parameters = PrepareStudent(student, settings.Trainable, device);
         using var optimizer = torch.optim.SGD(parameters, settings.Schedule.Initial, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov);
-        var augmenter = new BatchAugmenter(settings.RandomCropPadding, settings.HorizontalFlip, settings.Seed);
-        var batcher = new EpochBatcher(train, settings.BatchSize, settings.Seed);
+        var augmenter = new RandomCropFlip(settings.Seed, settings.RandomCropPadding, settings.HorizontalFlip);
+        var sampler = new BatchSampler(train.Count, settings.BatchSize, settings.Seed);
 
         for (int epoch = 0; epoch < settings.Epochs; epoch++)
         {
@@ -95,11 +95,12 @@ internal sealed class TrainingEngine
             long seen = 0;
             try
             {
-                foreach (var batchIndices in batcher.Epoch(epoch))
+                int[] order = sampler.Order(epoch);
+                for (int batchIndex = 0; batchIndex < sampler.BatchCount; batchIndex++)
                 {
                     using var step = NewDisposeScope();
-                    var (raw, labels) = batcher.Gather(batchIndices);
-                    var images = normalization.Normalize(augmenter.Apply(raw).to(device).to_type(ScalarType.Float32));
+                    var (raw, labels) = sampler.GetBatch(train, order, batchIndex);
+                    var images = normalization.Normalize(augmenter.Apply(raw).to(device));
                     labels = labels.to(device);
                     var inputs = rotationCount > 1 ? Rotations.Expand(images) : images;
                     var targets = rotationCount > 1 ? Rotations.JointLabels(labels) : labels;
@@ -169,7 +170,7 @@ internal sealed class TrainingEngine
             {
                 using var scope = NewDisposeScope();
                 long length = Math.Min(batchSize, data.Count - start);
-                var images = normalization.Normalize(data.Images.narrow(0, start, length).to(device).to_type(ScalarType.Float32));
+                var images = normalization.Normalize(data.Images.narrow(0, start, length).to(device));
                 var logits = network.ForwardLogits(images);
                 correct += logits.argmax(1).cpu().eq(data.Labels.narrow(0, start, length)).sum().item<long>();
             }
@@ -191,7 +192,7 @@ internal sealed class TrainingEngine
             p.requires_grad = false;
     }
 
-    private static List<Parameter> PrepareStudent(ClassifierNetwork student, TrainableParts trainable, Device device)
+    private static List<TorchSharp.Modules.Parameter> PrepareStudent(ClassifierNetwork student, TrainableParts trainable, Device device)
     {
         student.to(device);
         bool backboneTrains = trainable == TrainableParts.All;

@@ -3,6 +3,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Persistence;
+using Microsoft.ML.Distillation.Transformers;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Distillation;
@@ -61,25 +62,25 @@ public sealed class ImageClassifierTransformer : ITransformer, IDisposable
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
-        _host.CheckValue(inputSchema, nameof(inputSchema));
-        ImageColumnReader.ValidateForScoring(inputSchema, Model.ImageColumn);
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        Model.ImageColumnFor(inputSchema, nameof(inputSchema));
         return ScoredSchema.Build(inputSchema, Model);
     }
 
     /// <inheritdoc/>
     public IDataView Transform(IDataView input)
     {
-        _host.CheckValue(input, nameof(input));
-        ImageColumnReader.ValidateForScoring(input.Schema, Model.ImageColumn);
-        return new ScoredDataView(input, Model, ScoringBatchSize);
+        ArgumentNullException.ThrowIfNull(input);
+        var image = Model.ImageColumnFor(input.Schema, nameof(input));
+        return new ScoredDataView(input, Model, image, ScoringBatchSize);
     }
 
     /// <inheritdoc/>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
-        _host.CheckValue(inputSchema, nameof(inputSchema));
-        ImageColumnReader.ValidateForScoring(inputSchema, Model.ImageColumn);
-        return new ScoringRowMapper(inputSchema, Model);
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var image = Model.ImageColumnFor(inputSchema, nameof(inputSchema));
+        return new ScoringRowMapper(inputSchema, Model, image);
     }
 
     /// <summary>

@@ -29,17 +29,17 @@ internal sealed class RowByRowScoreSource : ScoreSource
     private readonly ImageRowReader _reader;
     private long _position = -1;
 
-    public RowByRowScoreSource(DataViewRow row, TrainedClassifier model)
+    public RowByRowScoreSource(DataViewRow row, TrainedClassifier model, ImageColumnInfo image)
         : base(model, 1)
     {
-        _reader = ImageRowReader.Create(row, model.ImageColumn);
+        _reader = new ImageRowReader(row, image);
     }
 
     public override ReadOnlySpan<float> At(long position)
     {
         if (position != _position)
         {
-            _reader.Read(Pixels);
+            _reader.Read<float>(Pixels);
             Model.Score(Pixels, 1, Probabilities);
             _position = position;
         }
@@ -59,12 +59,12 @@ internal sealed class BatchedScoreSource : ScoreSource, IDisposable
     private long _start = -1;
     private int _count;
 
-    public BatchedScoreSource(DataViewRowCursor lookAhead, TrainedClassifier model, int batchSize)
+    public BatchedScoreSource(DataViewRowCursor lookAhead, TrainedClassifier model, ImageColumnInfo image, int batchSize)
         : base(model, batchSize)
     {
         _lookAhead = lookAhead;
         _batchSize = batchSize;
-        _reader = ImageRowReader.Create(lookAhead, model.ImageColumn);
+        _reader = new ImageRowReader(lookAhead, image);
     }
 
     public override ReadOnlySpan<float> At(long position)
@@ -90,7 +90,7 @@ internal sealed class BatchedScoreSource : ScoreSource, IDisposable
         int count = 0;
         do
         {
-            _reader.Read(Pixels.AsSpan(count * size, size));
+            _reader.Read<float>(Pixels.AsSpan(count * size, size));
             count++;
         }
         while (count < _batchSize && _lookAhead.MoveNext());

@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Data;
+using Microsoft.ML.Distillation.Data;
 
 namespace Microsoft.ML.Distillation.Transformers;
 
@@ -47,14 +48,15 @@ internal sealed class ScoringCursor : DataViewRowCursor
     private readonly bool _scoreActive;
     private readonly ScoreSource? _scores;
 
-    public ScoringCursor(DataViewSchema schema, DataViewRowCursor input, DataViewRowCursor? lookAhead, TrainedClassifier model, bool scoreActive, int batchSize)
+    public ScoringCursor(DataViewSchema schema, DataViewRowCursor input, DataViewRowCursor? lookAhead, TrainedClassifier model, ImageColumnInfo image,
+        bool scoreActive, int batchSize)
     {
         Schema = schema;
         _input = input;
         _model = model;
         _scoreActive = scoreActive;
         if (scoreActive)
-            _scores = lookAhead is null ? new RowByRowScoreSource(input, model) : new BatchedScoreSource(lookAhead, model, batchSize);
+            _scores = lookAhead is null ? new RowByRowScoreSource(input, model, image) : new BatchedScoreSource(lookAhead, model, image, batchSize);
     }
 
     public override DataViewSchema Schema { get; }
@@ -96,11 +98,13 @@ internal sealed class ScoringCursor : DataViewRowCursor
 internal sealed class ScoringRowMapper : IRowToRowMapper
 {
     private readonly TrainedClassifier _model;
+    private readonly ImageColumnInfo _image;
 
-    public ScoringRowMapper(DataViewSchema inputSchema, TrainedClassifier model)
+    public ScoringRowMapper(DataViewSchema inputSchema, TrainedClassifier model, ImageColumnInfo image)
     {
         InputSchema = inputSchema;
         _model = model;
+        _image = image;
         OutputSchema = ScoredSchema.Build(inputSchema, model);
     }
 
@@ -109,12 +113,12 @@ internal sealed class ScoringRowMapper : IRowToRowMapper
     public DataViewSchema OutputSchema { get; }
 
     public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns)
-        => ScoringColumns.Resolve(OutputSchema, InputSchema, dependingColumns, _model, out _);
+        => ScoringColumns.Resolve(InputSchema, dependingColumns, _image, out _);
 
     public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns)
     {
         bool scoreActive = activeColumns.Any(c => c.Index >= InputSchema.Count);
-        return new ScoringRow(OutputSchema, input, _model, scoreActive);
+        return new ScoringRow(OutputSchema, input, _model, _image, scoreActive);
     }
 
     private sealed class ScoringRow : DataViewRow
@@ -123,13 +127,13 @@ internal sealed class ScoringRowMapper : IRowToRowMapper
         private readonly TrainedClassifier _model;
         private readonly ScoreSource? _scores;
 
-        public ScoringRow(DataViewSchema schema, DataViewRow input, TrainedClassifier model, bool scoreActive)
+        public ScoringRow(DataViewSchema schema, DataViewRow input, TrainedClassifier model, ImageColumnInfo image, bool scoreActive)
         {
             Schema = schema;
             _input = input;
             _model = model;
             if (scoreActive)
-                _scores = new RowByRowScoreSource(input, model);
+                _scores = new RowByRowScoreSource(input, model, image);
         }
 
         public override DataViewSchema Schema { get; }

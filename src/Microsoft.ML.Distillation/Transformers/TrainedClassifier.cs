@@ -36,7 +36,7 @@ internal sealed class TrainedClassifier : IDisposable
     /// <summary>Name, kind and shape of the image column the network reads.</summary>
     public ImageColumnInfo ImageColumn { get; }
 
-    public ImageShape Shape => ImageColumn.Shape;
+    public ImageShape Shape => ImageColumn.Shape!.Value;
 
     public string[] ClassNames { get; }
 
@@ -65,5 +65,16 @@ internal sealed class TrainedClassifier : IDisposable
         probs.data<float>().CopyTo(probabilities[..(rows * ClassCount)]);
     }
 
-    public void Dispose() => Network.Dispose();
+    /// <summary>
+    /// Checks that <paramref name="schema"/> has an image column this model can read (same name; any accepted kind of the trained shape)
+    /// and returns how to read it.
+    /// </summary>
+    public ImageColumnInfo ImageColumnFor(DataViewSchema schema, string paramName = "input")
+        => ImageSchemaValidator.ValidateImageColumn(schema, ImageColumn.Name, Shape, paramName, "the trained model");
+
+    public void Dispose()
+    {
+        Network.Dispose();
+        Normalization.Dispose();
+    }
 }

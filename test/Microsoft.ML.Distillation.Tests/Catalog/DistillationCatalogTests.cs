@@ -37,9 +37,10 @@ public sealed class DistillationCatalogTests
         var ml = new MLContext();
 
         var shape = ml.Distillation.Teacher(labelColumnName: "Y", imageColumnName: "Pixels", architecture: "wrn16_2", epochs: 3)
-            .GetOutputSchema(SchemaShape.Create(ml.Data.LoadFromEnumerable(new[] { new Row() }).Schema));
+            .GetOutputSchema(Microsoft.ML.Distillation.Tests.Data.DataTestHelpers.ShapeOf(ml.Data.LoadFromEnumerable(new[] { new Row() }).Schema));
 
-        Assert.IsTrue(shape.TryFindColumn("Score", out _));
+        Assert.IsNotNull(TestUtilities.TensorAssert.Find(shape, "Score"));
+        Assert.IsNotNull(TestUtilities.TensorAssert.Find(shape, "PredictedLabel"));
     }
 
     private sealed class Row

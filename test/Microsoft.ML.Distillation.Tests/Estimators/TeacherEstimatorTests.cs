@@ -53,17 +53,17 @@ public sealed class TeacherEstimatorTests
         var ml = new MLContext(seed: 1);
         var train = RealImages.Train(ml, 128);
 
-        var a = (ImageClassifierTransformer)((TransformerChain<ITransformer>)FitTeacher(ml, train, SmallTeacher(epochs: 1, seed: 3))).LastTransformer;
-        var b = (ImageClassifierTransformer)((TransformerChain<ITransformer>)FitTeacher(ml, train, SmallTeacher(epochs: 1, seed: 3))).LastTransformer;
-        var c = (ImageClassifierTransformer)((TransformerChain<ITransformer>)FitTeacher(ml, train, SmallTeacher(epochs: 1, seed: 4))).LastTransformer;
+        var a = ((TransformerChain<ImageClassifierTransformer>)FitTeacher(ml, train, SmallTeacher(epochs: 1, seed: 3))).LastTransformer;
+        var b = ((TransformerChain<ImageClassifierTransformer>)FitTeacher(ml, train, SmallTeacher(epochs: 1, seed: 3))).LastTransformer;
+        var c = ((TransformerChain<ImageClassifierTransformer>)FitTeacher(ml, train, SmallTeacher(epochs: 1, seed: 4))).LastTransformer;
 
         var sa = a.Model.Network.state_dict();
         var sb = b.Model.Network.state_dict();
         var sc = c.Model.Network.state_dict();
         Assert.AreEqual(sa.Count, sb.Count);
         foreach (var (name, tensor) in sa)
-            Assert.IsTrue(tensor.equal(sb[name]), $"'{name}' differs between two runs with the same seed");
-        Assert.IsTrue(sa.Any(kv => !kv.Value.equal(sc[kv.Key])), "a different seed gives different weights");
+            Assert.IsTrue(TensorAssert.Same(tensor, sb[name]), $"'{name}' differs between two runs with the same seed");
+        Assert.IsTrue(sa.Any(kv => !TensorAssert.Same(kv.Value, sc[kv.Key])), "a different seed gives different weights");
     }
 
     [TestMethod]
@@ -105,19 +105,19 @@ public sealed class TeacherEstimatorTests
         string path = Path.Combine(Path.GetTempPath(), $"teacher-{Guid.NewGuid():N}.zip");
         try
         {
-            var first = (ImageClassifierTransformer)((TransformerChain<ITransformer>)FitTeacher(ml, train, SmallTeacher(epochs: 1))).LastTransformer;
+            var first = ((TransformerChain<ImageClassifierTransformer>)FitTeacher(ml, train, SmallTeacher(epochs: 1))).LastTransformer;
             first.Save(path);
             var frozen = SmallTeacher(epochs: 1, seed: 11);
             frozen.Mode = TeacherTrainingMode.FrozenBackbone;
             frozen.InitialModelPath = path;
 
-            var second = (ImageClassifierTransformer)((TransformerChain<ITransformer>)FitTeacher(ml, train, frozen)).LastTransformer;
+            var second = (ImageClassifierTransformer)((TransformerChain<ImageClassifierTransformer>)FitTeacher(ml, train, frozen)).LastTransformer;
 
             var before = first.Model.Network.Backbone.state_dict();
             foreach (var (name, tensor) in second.Model.Network.Backbone.state_dict())
-                Assert.IsTrue(tensor.equal(before[name]), $"backbone '{name}' (weights and BN statistics) must not change");
+                Assert.IsTrue(TensorAssert.Same(tensor, before[name]), $"backbone '{name}' (weights and BN statistics) must not change");
             var auxBefore = first.Model.Network.Auxiliary.state_dict();
-            Assert.IsTrue(second.Model.Network.Auxiliary.state_dict().Any(kv => !kv.Value.equal(auxBefore[kv.Key])), "the auxiliary branches train");
+            Assert.IsTrue(second.Model.Network.Auxiliary.state_dict().Any(kv => !TensorAssert.Same(kv.Value, auxBefore[kv.Key])), "the auxiliary branches train");
         }
         finally
         {

@@ -46,7 +46,7 @@ public sealed class ElfVersionNeedPatcherTests
         Assert.AreEqual(ElfVersionNeedPatcher.VersionFlagWeak, patched[need.FlagsOffset]);
         var after = ElfVersionNeedPatcher.ReadVersionNeeds(patched);
         Assert.IsTrue(after.Single(n => n.Version == Glibcxx32).IsWeak);
-        Assert.AreEqual(after.Count(n => n.IsWeak), 1, "no other need became weak");
+        Assert.AreEqual(1, after.Count(n => n.IsWeak), "no other need became weak");
         Assert.AreEqual(ElfPatchOutcome.AlreadyWeak, ElfVersionNeedPatcher.MarkVersionNeedWeak(patched, Glibcxx32));
     }
 

@@ -19,7 +19,7 @@ public sealed class RotationsTests
 
         using var expanded = Rotations.Expand(x);
 
-        Assert.AreEqual(new long[] { 8, 1, 3, 3 }, expanded.shape);
+        CollectionAssert.AreEqual(new long[] { 8, 1, 3, 3 }, expanded.shape);
         float[,] first = { { 0, 1, 2 }, { 3, 4, 5 }, { 6, 7, 8 } };
         // Counter-clockwise quarter turn: out[i, j] = in[j, W-1-i].
         float[,] ccw = { { 2, 5, 8 }, { 1, 4, 7 }, { 0, 3, 6 } };

@@ -1,5 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Data;
+
 namespace Microsoft.ML.Distillation.Tests.TestUtilities;
 
 /// <summary>One small teacher, trained once per test run, for the tests that only need a fitted model.</summary>
@@ -18,9 +20,9 @@ internal static class SharedTeacher
     public static MLContext Ml => s_model.Value.Ml;
 
     /// <summary>MapValueToKey("Label") followed by the teacher.</summary>
-    public static TransformerChain<ITransformer> Pipeline => (TransformerChain<ITransformer>)s_model.Value.Pipeline;
+    public static TransformerChain<ImageClassifierTransformer> Pipeline => (TransformerChain<ImageClassifierTransformer>)s_model.Value.Pipeline;
 
-    public static ImageClassifierTransformer Teacher => (ImageClassifierTransformer)Pipeline.LastTransformer;
+    public static ImageClassifierTransformer Teacher => Pipeline.LastTransformer;
 
     public static IDataView Train => s_model.Value.Train;
 }
