@@ -8,7 +8,7 @@ namespace Microsoft.ML.Distillation.Samples;
 internal sealed class SampleArguments
 {
     public string Architecture { get; private set; } = "resnet8";
-    public int Epochs { get; private set; } = 6;
+    public int Epochs { get; private set; } = 10;
     public int BatchSize { get; private set; } = 64;
     public double LearningRate { get; private set; } = 0.05;
     public int TrainRows { get; private set; } = 5000;
@@ -20,7 +20,7 @@ internal sealed class SampleArguments
     private const string Usage = """
         usage: Microsoft.ML.Distillation.Samples [teacher] [options]
           --architecture NAME   network from the zoo (default resnet8)
-          --epochs N            training epochs (default 6)
+          --epochs N            training epochs (default 10)
           --batch-size N        images per step (default 64)
           --learning-rate X     initial SGD learning rate (default 0.05)
           --train-rows N        training images to use (default 5000, the embedded subset)
