@@ -5,11 +5,15 @@
 //
 //   dotnet run --project src/Samples                       (defaults below, a few minutes on 2 cores)
 //   dotnet run --project src/Samples -- teacher --architecture wrn16_2 --epochs 10 --train-rows 5000
+//   dotnet run -c Release --project src/Samples -- fidelity [options]   (the HSAKD vs KD vs baseline benchmark; hours)
 
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Distillation;
 using Microsoft.ML.Distillation.Samples;
+
+if (args.Length > 0 && args[0] == "fidelity")
+    return FidelityBenchmark.Run(args[1..]);
 
 var arguments = SampleArguments.Parse(args);
 if (arguments is null)

@@ -61,6 +61,113 @@ public sealed class DistillationCatalog
     /// <returns>An estimator whose <c>Fit</c> returns an <see cref="ImageClassifierTransformer"/>.</returns>
     public TeacherEstimator Teacher(TeacherOptions options) => new(Environment, options);
 
+    /// <summary>
+    /// Distils a teacher into a student with HSAKD (Hierarchical Self-supervised Augmented Knowledge Distillation): the student's
+    /// auxiliary branches mimic the teacher's joint class x rotation distributions, and its main head the teacher's class distribution.
+    /// </summary>
+    /// <param name="teacher">A fitted teacher: the <see cref="ImageClassifierTransformer"/> from <see cref="Teacher(TeacherOptions)"/> or
+    /// <see cref="LoadModel(string, ComputeDevice)"/>, or a fitted chain ending in one. It is not modified.</param>
+    /// <param name="labelColumnName">Label column; a key with the teacher's classes in the teacher's order.</param>
+    /// <param name="imageColumnName">Image column, prepared as for the teacher.</param>
+    /// <param name="architecture">Student network from the zoo with as many auxiliary branches as the teacher's (e.g. "wrn16_2", "resnet8x4").</param>
+    /// <param name="epochs">Training epochs.</param>
+    /// <param name="batchSize">Original images per step.</param>
+    /// <param name="learningRate">Initial SGD learning rate.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student as an <see cref="ImageClassifierTransformer"/>.</returns>
+    public HsakdEstimator Hsakd(ITransformer teacher,
+        string labelColumnName = DistillationTrainerOptions.Defaults.LabelColumnName,
+        string imageColumnName = DistillationTrainerOptions.Defaults.ImageColumnName,
+        string architecture = StudentOptions.DefaultArchitecture,
+        int epochs = DistillationTrainerOptions.Defaults.Epochs,
+        int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
+        double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
+        => new(Environment, teacher, new HsakdOptions
+        {
+            LabelColumnName = labelColumnName,
+            ImageColumnName = imageColumnName,
+            Architecture = architecture,
+            Epochs = epochs,
+            BatchSize = batchSize,
+            LearningRate = learningRate,
+        });
+
+    /// <summary>Distils a teacher into a student with HSAKD, with every option available.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">Student network, loss weights and temperature, schedule; see <see cref="HsakdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public HsakdEstimator Hsakd(ITransformer teacher, HsakdOptions options) => new(Environment, teacher, options);
+
+    /// <summary>Distils a teacher saved with <see cref="ImageClassifierTransformer.Save(string)"/> into a student with HSAKD.</summary>
+    /// <param name="teacherModelPath">The saved teacher.</param>
+    /// <param name="options">See <see cref="HsakdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public HsakdEstimator Hsakd(string teacherModelPath, HsakdOptions options) => new(Environment, LoadModel(teacherModelPath, ComputeDevice.Cpu), options);
+
+    /// <summary>Vanilla knowledge distillation (Hinton et al., 2015): <c>0.1·CE + 0.9·T²·KL</c> at T = 4.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="labelColumnName">Label column; a key with the teacher's classes in the teacher's order.</param>
+    /// <param name="imageColumnName">Image column, prepared as for the teacher.</param>
+    /// <param name="architecture">Student network from the zoo.</param>
+    /// <param name="epochs">Training epochs.</param>
+    /// <param name="batchSize">Images per step.</param>
+    /// <param name="learningRate">Initial SGD learning rate.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public KdEstimator Kd(ITransformer teacher,
+        string labelColumnName = DistillationTrainerOptions.Defaults.LabelColumnName,
+        string imageColumnName = DistillationTrainerOptions.Defaults.ImageColumnName,
+        string architecture = StudentOptions.DefaultArchitecture,
+        int epochs = DistillationTrainerOptions.Defaults.Epochs,
+        int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
+        double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
+        => new(Environment, teacher, new KdOptions
+        {
+            LabelColumnName = labelColumnName,
+            ImageColumnName = imageColumnName,
+            Architecture = architecture,
+            Epochs = epochs,
+            BatchSize = batchSize,
+            LearningRate = learningRate,
+        });
+
+    /// <summary>Vanilla knowledge distillation with every option available.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="KdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public KdEstimator Kd(ITransformer teacher, KdOptions options) => new(Environment, teacher, options);
+
+    /// <summary>
+    /// The no-teacher baseline: the student trained alone with cross-entropy, through the same engine and schedule as the
+    /// distillers, so what distillation buys can be measured.
+    /// </summary>
+    /// <param name="labelColumnName">Label column; a key.</param>
+    /// <param name="imageColumnName">Image column.</param>
+    /// <param name="architecture">Network from the zoo.</param>
+    /// <param name="epochs">Training epochs.</param>
+    /// <param name="batchSize">Images per step.</param>
+    /// <param name="learningRate">Initial SGD learning rate.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the trained network.</returns>
+    public BaselineEstimator Baseline(
+        string labelColumnName = DistillationTrainerOptions.Defaults.LabelColumnName,
+        string imageColumnName = DistillationTrainerOptions.Defaults.ImageColumnName,
+        string architecture = StudentOptions.DefaultArchitecture,
+        int epochs = DistillationTrainerOptions.Defaults.Epochs,
+        int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
+        double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
+        => new(Environment, new StudentOptions
+        {
+            LabelColumnName = labelColumnName,
+            ImageColumnName = imageColumnName,
+            Architecture = architecture,
+            Epochs = epochs,
+            BatchSize = batchSize,
+            LearningRate = learningRate,
+        });
+
+    /// <summary>The no-teacher baseline with every option available.</summary>
+    /// <param name="options">See <see cref="StudentOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the trained network.</returns>
+    public BaselineEstimator Baseline(StudentOptions options) => new(Environment, options);
+
     /// <summary>Loads a model saved with <see cref="ImageClassifierTransformer.Save(string)"/>.</summary>
     /// <param name="path">The model file.</param>
     /// <param name="device">Where to score.</param>

@@ -155,7 +155,10 @@ internal static class ImageSchemaValidator
         }
 
         int classCount = CheckClassCount(columnName, keyType.Count, paramName);
-        return new LabelColumnInfo(columnName, classCount, ReadClassNames(column, classCount));
+        string[]? names = ReadClassNames(column, classCount);
+        return names is null
+            ? new LabelColumnInfo(columnName, classCount, Enumerable.Range(0, classCount).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray())
+            : new LabelColumnInfo(columnName, classCount, names, HasKeyNames: true);
     }
 
     /// <summary>
@@ -354,8 +357,8 @@ internal static class ImageSchemaValidator
         + $"Convert it with mlContext.Transforms.Conversion.MapValueToKey(\"{columnName}\").",
         paramName);
 
-    /// <summary>The key's KeyValues annotation as K strings, or "0".."K-1" when there is none usable.</summary>
-    private static string[] ReadClassNames(DataViewSchema.Column column, int classCount)
+    /// <summary>The key's KeyValues annotation as K strings, or null when there is none usable.</summary>
+    private static string[]? ReadClassNames(DataViewSchema.Column column, int classCount)
     {
         DataViewSchema.Column? keyValues = column.Annotations.Schema.GetColumnOrNull(KeyValuesAnnotation);
         if (keyValues is { Type: VectorDataViewType { IsKnownSize: true } vectorType } && vectorType.Size == classCount)
@@ -375,7 +378,7 @@ internal static class ImageSchemaValidator
             }
         }
 
-        return Enumerable.Range(0, classCount).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        return null;
     }
 
     private static string[]? ReadAnnotationStrings<T>(DataViewSchema.Annotations annotations)

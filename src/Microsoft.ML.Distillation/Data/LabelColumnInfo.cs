@@ -8,4 +8,5 @@ namespace Microsoft.ML.Distillation.Data;
 /// <param name="ClassNames">
 /// K names: the column's KeyValues annotation as text, or "0".."K-1" when the column has none.
 /// </param>
-internal sealed record LabelColumnInfo(string Name, int ClassCount, string[] ClassNames);
+/// <param name="HasKeyNames">True when <paramref name="ClassNames"/> came from the KeyValues annotation.</param>
+internal sealed record LabelColumnInfo(string Name, int ClassCount, string[] ClassNames, bool HasKeyNames = false);

@@ -61,8 +61,8 @@ internal interface IDistillationLoss
     /// <summary>True when <see cref="LossBatch.Teacher"/> must be present.</summary>
     bool RequiresTeacher { get; }
 
-    /// <summary>True when the student's auxiliary branches must be computed.</summary>
-    bool UsesStudentAuxiliary { get; }
+    /// <summary>True when the auxiliary branches (of the student, and of the teacher when there is one) must be computed.</summary>
+    bool UsesAuxiliaryBranches { get; }
 
     /// <summary>
     /// True when every image is fed at all four rotations (HSAKD's self-supervised augmented task); false when the

@@ -15,7 +15,7 @@ internal sealed class SelfSupervisedTeacherLoss : IDistillationLoss
 
     public bool RequiresTeacher => false;
 
-    public bool UsesStudentAuxiliary => true;
+    public bool UsesAuxiliaryBranches => true;
 
     public bool UsesRotations => true;
 

@@ -53,15 +53,14 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
             torch.set_num_threads(threads);
 
         using var channel = Host.Start(Phase);
+        var loss = CreateLoss();
         using var train = ImageDatasetReader.Read(input, image, label);
-        CheckDataset(train);
+        CheckDataset(train, loss);
         using var validation = Options.ValidationSet is null ? null : ReadValidation(Options.ValidationSet, train);
 
         int seed = Options.Seed ?? Host.Rand.Next();
         using var generator = torch.random.manual_seed(seed);
-        var normalization = Options.NormalizationMean is null
-            ? ChannelNormalization.Compute(train.Images)
-            : ChannelNormalization.FromValues(Options.NormalizationMean, Options.NormalizationStd, train.Shape.Channels);
+        var normalization = CreateNormalization(train);
         channel.Info(MessageSensitivity.None,
             $"{Phase}: {train.Count} images {train.Shape}, {train.ClassCount} classes, architecture {Options.Architecture}, device {device.type}, seed {seed}.");
 
@@ -85,8 +84,8 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
                 Trainable = TrainableParts,
             };
             var engine = new TrainingEngine(channel, Options.MetricsCallback);
-            engine.Run(network, Teacher?.Network, CreateLoss(), train, validation, normalization, settings);
-            var model = new TrainedClassifier(network, Phase, image with { Shape = train.Shape }, train.ClassNames, normalization,
+            engine.Run(network, Teacher?.Network, loss, train, validation, normalization, settings);
+            var model = new TrainedClassifier(network, Role, image with { Shape = train.Shape }, train.ClassNames, normalization,
                 Options.ScoreColumnName, Options.PredictedLabelColumnName, device);
             return new ImageClassifierTransformer(Host, model);
         }
@@ -107,6 +106,15 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
         return SchemaShapeColumns.AppendScoreColumns(inputSchema, Options.ScoreColumnName, Options.PredictedLabelColumnName);
     }
 
+    /// <summary>"Teacher" or "Student", recorded in saved models.</summary>
+    private protected virtual string Role => "Student";
+
+    /// <summary>Per-channel normalisation: from the options when given, else computed from the training images.</summary>
+    private protected virtual ChannelNormalization CreateNormalization(ImageTensorDataset train)
+        => Options.NormalizationMean is null
+            ? ChannelNormalization.Compute(train.Images)
+            : ChannelNormalization.FromValues(Options.NormalizationMean, Options.NormalizationStd, train.Shape.Channels);
+
     /// <summary>The frozen teacher, for distillers; null when training without one.</summary>
     private protected virtual TrainedClassifier? Teacher => null;
 
@@ -126,9 +134,9 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
     }
 
     /// <summary>Checks that need the data (class count, image size) before training starts.</summary>
-    private protected virtual void CheckDataset(ImageTensorDataset train)
+    private protected virtual void CheckDataset(ImageTensorDataset train, IDistillationLoss loss)
     {
-        if (train.Shape.Height != train.Shape.Width)
+        if (loss.UsesRotations && train.Shape.Height != train.Shape.Width)
             throw new ArgumentException(
                 $"Column '{Options.ImageColumnName}': images are {train.Shape.Height}x{train.Shape.Width} (HxW), but the rotation task needs square images. " +
                 "Add mlContext.Transforms.ResizeImages with equal width and height.", "data");

@@ -49,6 +49,8 @@ public sealed class TeacherEstimator : DistillationEstimatorBase<TeacherOptions>
     private protected override TrainableParts TrainableParts
         => Options.Mode == TeacherTrainingMode.FrozenBackbone ? TrainableParts.AuxiliaryOnly : TrainableParts.All;
 
+    private protected override string Role => "Teacher";
+
     private protected override IDistillationLoss CreateLoss() => new SelfSupervisedTeacherLoss();
 
     private protected override ClassifierNetwork CreateNetwork(ImageTensorDataset train, Device device, IChannel channel)

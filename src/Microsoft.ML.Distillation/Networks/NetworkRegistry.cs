@@ -80,6 +80,19 @@ internal static partial class NetworkRegistry
         }
     }
 
+    /// <summary>
+    /// Number of auxiliary branches a network of this name has (VGG: 4; CIFAR ResNet and WRN: 3), without building it.
+    /// </summary>
+    public static int AuxiliaryBranchCount(string architecture)
+    {
+        Validate(architecture, nameof(architecture));
+        return architecture.Trim().StartsWith("vgg", StringComparison.OrdinalIgnoreCase) ? 4 : 3;
+    }
+
+    /// <summary>Registered names whose networks have <paramref name="branchCount"/> auxiliary branches.</summary>
+    public static IReadOnlyList<string> NamesWithAuxiliaryBranches(int branchCount)
+        => s_names.Where(n => AuxiliaryBranchCount(n) == branchCount).ToArray();
+
     /// <summary>True when <see cref="Create"/> accepts <paramref name="architecture"/>.</summary>
     public static bool IsKnown(string? architecture) => architecture is not null && Resolve(architecture, out _) is not null;
 

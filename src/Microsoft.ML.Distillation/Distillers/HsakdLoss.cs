@@ -1,0 +1,61 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using Microsoft.ML.Distillation.SelfSupervision;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Distillers;
+
+/// <summary>
+/// HSAKD student loss (hsakd-sskd.md §2.5), over a rotation-expanded batch of 4B rows:
+/// <code>
+/// L = w_ce · CE(z_s[0::4], y)                      task loss on the B unrotated rows, τ = 1
+///   + w_aux · Σ_l KL_T(q_l^S, q_l^T)               every auxiliary pair l, all 4B rows, 4K-way
+///   + w_kl · KL_T(z_s, z_t)                         main heads, all 4B rows (rotated ones too), K-way
+/// </code>
+/// each KL_T batch-mean over the 4B rows times T². Branch l of the teacher pairs with branch l of the student.
+/// </summary>
+internal sealed class HsakdLoss : IDistillationLoss
+{
+    public HsakdLoss(double temperature, double crossEntropyWeight, double auxiliaryWeight, double mainWeight)
+    {
+        Temperature = temperature;
+        CrossEntropyWeight = crossEntropyWeight;
+        AuxiliaryWeight = auxiliaryWeight;
+        MainWeight = mainWeight;
+    }
+
+    public double Temperature { get; }
+    public double CrossEntropyWeight { get; }
+    public double AuxiliaryWeight { get; }
+    public double MainWeight { get; }
+
+    public IReadOnlyList<string> TermNames { get; } = new[] { "ce", "aux_kl", "kl" };
+
+    public bool RequiresTeacher => true;
+
+    public bool UsesAuxiliaryBranches => true;
+
+    public bool UsesRotations => true;
+
+    public LossResult Compute(LossBatch batch)
+    {
+        var teacher = batch.Teacher ?? throw new InvalidOperationException("HSAKD needs the teacher's outputs.");
+        var student = batch.Student;
+        if (student.AuxLogits.Count != teacher.AuxLogits.Count)
+            throw new InvalidOperationException(
+                $"HSAKD pairs auxiliary branches one-to-one, but the student has {student.AuxLogits.Count} and the teacher {teacher.AuxLogits.Count}.");
+
+        var ce = LossFunctions.CrossEntropy(Rotations.Originals(student.Logits), batch.Labels) * CrossEntropyWeight;
+        Tensor aux = zeros(1, device: ce.device).squeeze();
+        for (int l = 0; l < student.AuxLogits.Count; l++)
+            aux = aux + LossFunctions.SoftenedKl(student.AuxLogits[l], teacher.AuxLogits[l], Temperature);
+        aux = aux * AuxiliaryWeight;
+        var kl = LossFunctions.SoftenedKl(student.Logits, teacher.Logits, Temperature) * MainWeight;
+        return new LossResult(ce + aux + kl, new[]
+        {
+            new KeyValuePair<string, Tensor>("ce", ce),
+            new KeyValuePair<string, Tensor>("aux_kl", aux),
+            new KeyValuePair<string, Tensor>("kl", kl),
+        });
+    }
+}

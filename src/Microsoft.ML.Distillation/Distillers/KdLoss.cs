@@ -1,0 +1,43 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Distillers;
+
+/// <summary>
+/// Vanilla knowledge distillation (Hinton et al., 2015; distillers.md §2): <c>L = γ · CE(z_s, y) + α · T² · KL(p_t^T ‖ p_s^T)</c>,
+/// batch-mean, on the original (unrotated) images. RepDistiller's defaults: T = 4, γ = 0.1, α = 0.9.
+/// </summary>
+internal sealed class KdLoss : IDistillationLoss
+{
+    public KdLoss(double temperature, double crossEntropyWeight, double distillationWeight)
+    {
+        Temperature = temperature;
+        CrossEntropyWeight = crossEntropyWeight;
+        DistillationWeight = distillationWeight;
+    }
+
+    public double Temperature { get; }
+    public double CrossEntropyWeight { get; }
+    public double DistillationWeight { get; }
+
+    public IReadOnlyList<string> TermNames { get; } = new[] { "ce", "kd" };
+
+    public bool RequiresTeacher => true;
+
+    public bool UsesAuxiliaryBranches => false;
+
+    public bool UsesRotations => false;
+
+    public LossResult Compute(LossBatch batch)
+    {
+        var teacher = batch.Teacher ?? throw new InvalidOperationException("KD needs the teacher's outputs.");
+        var ce = LossFunctions.CrossEntropy(batch.Student.Logits, batch.Labels) * CrossEntropyWeight;
+        var kd = LossFunctions.SoftenedKl(batch.Student.Logits, teacher.Logits, Temperature) * DistillationWeight;
+        return new LossResult(ce + kd, new[]
+        {
+            new KeyValuePair<string, Tensor>("ce", ce),
+            new KeyValuePair<string, Tensor>("kd", kd),
+        });
+    }
+}

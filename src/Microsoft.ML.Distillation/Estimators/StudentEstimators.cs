@@ -1,0 +1,179 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using Microsoft.ML.Data;
+using Microsoft.ML.Distillation.Data;
+using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Networks;
+using Microsoft.ML.Distillation.Transformers;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.Distillation.Estimators;
+
+/// <summary>
+/// A student trained from a frozen teacher. Checks, before any training, that the teacher fits the data (same classes in the
+/// same key order, same image shape) and, for methods that pair auxiliary branches, the student. The teacher is never modified:
+/// it runs in eval mode without gradients and its state is restored afterwards. Unless the options give a normalisation, the
+/// student uses the teacher's, so both networks see identical inputs.
+/// </summary>
+public abstract class DistillingEstimatorBase<TOptions> : DistillationEstimatorBase<TOptions>
+    where TOptions : StudentOptions
+{
+    private readonly TrainedClassifier _teacher;
+
+    private protected DistillingEstimatorBase(IHostEnvironment env, TOptions options, string phase, ITransformer teacher)
+        : base(env, options, phase)
+    {
+        _teacher = ResolveTeacher(teacher);
+    }
+
+    private protected override TrainedClassifier? Teacher => _teacher;
+
+    /// <summary>When true the student's auxiliary branches are paired with the teacher's, so their counts must agree.</summary>
+    private protected abstract bool PairsAuxiliaryBranches { get; }
+
+    /// <summary>Throws when a student of this architecture cannot be paired with the teacher.</summary>
+    private protected void CheckAuxiliaryPairing()
+    {
+        if (!PairsAuxiliaryBranches)
+            return;
+        int teacherBranches = _teacher.Network.AuxiliaryBranchCount;
+        int studentBranches = NetworkRegistry.AuxiliaryBranchCount(Options.Architecture);
+        if (teacherBranches != studentBranches)
+            throw new ArgumentException(
+                $"{Phase} pairs auxiliary branches one-to-one, but the teacher '{_teacher.Network.Architecture}' has {teacherBranches} and the student " +
+                $"'{Options.Architecture}' has {studentBranches}. Students that fit this teacher: {string.Join(", ", NetworkRegistry.NamesWithAuxiliaryBranches(teacherBranches))} " +
+                "(and any wrn{d}_{k}" + (teacherBranches == 3 ? ")." : " when the teacher has 3 branches)."),
+                nameof(DistillationTrainerOptions.Architecture));
+    }
+
+    private protected override void CheckBeforeReading(ImageColumnInfo image, LabelColumnInfo label)
+    {
+        if (label.ClassCount != _teacher.ClassCount)
+            throw new ArgumentException(
+                $"Label column '{label.Name}' has {label.ClassCount} classes, but the teacher was trained on {_teacher.ClassCount}. " +
+                "Distil on data labelled with the same classes (the same fitted MapValueToKey).", "data");
+        if (label.HasKeyNames && !label.ClassNames.SequenceEqual(_teacher.ClassNames))
+        {
+            int i = Enumerable.Range(0, label.ClassCount).First(k => label.ClassNames[k] != _teacher.ClassNames[k]);
+            throw new ArgumentException(
+                $"Label column '{label.Name}' orders its classes differently from the teacher: key {i + 1} is '{label.ClassNames[i]}' in the data " +
+                $"but '{_teacher.ClassNames[i]}' in the teacher. Map labels with the MapValueToKey fitted for the teacher, or with keyOrdinality: ByValue in both.",
+                "data");
+        }
+    }
+
+    private protected override void CheckDataset(ImageTensorDataset train, IDistillationLoss loss)
+    {
+        base.CheckDataset(train, loss);
+        if (train.Shape != _teacher.Shape)
+            throw new ArgumentException(
+                $"Column '{Options.ImageColumnName}' holds {train.Shape} images, but the teacher was trained on {_teacher.Shape}. Use the same preprocessing for both.",
+                "data");
+    }
+
+    private protected override ChannelNormalization CreateNormalization(ImageTensorDataset train)
+        => Options.NormalizationMean is null
+            ? ChannelNormalization.FromValues(_teacher.Normalization.Mean, _teacher.Normalization.Std, train.Shape.Channels)
+            : base.CreateNormalization(train);
+
+    private static TrainedClassifier ResolveTeacher(ITransformer teacher)
+    {
+        ArgumentNullException.ThrowIfNull(teacher);
+        var found = teacher switch
+        {
+            ImageClassifierTransformer t => t,
+            IEnumerable<ITransformer> chain => chain.OfType<ImageClassifierTransformer>().LastOrDefault(),
+            _ => null,
+        };
+        return found?.Model ?? throw new ArgumentException(
+            $"The teacher must be a fitted Microsoft.ML.Distillation model (an {nameof(ImageClassifierTransformer)}, or a TransformerChain ending in one), " +
+            $"but a {teacher.GetType().Name} was given. Train one with mlContext.Distillation.Teacher or load one with mlContext.Distillation.LoadModel.",
+            nameof(teacher));
+    }
+}
+
+/// <summary>
+/// HSAKD student (hsakd-sskd.md §2.5): the student and its auxiliary branches see every image at four rotations; each student
+/// branch mimics the teacher's joint (class x rotation) distribution of the same depth, and the main head mimics the teacher's
+/// class distribution on all rotated copies, beside the task cross-entropy. Create it with <c>mlContext.Distillation.Hsakd</c>.
+/// At inference the student carries no auxiliary branches.
+/// </summary>
+/// <remarks>
+/// <format type="text/markdown"><![CDATA[
+/// ### Input and Output Columns
+/// | Column | Type | Description |
+/// | -- | -- | -- |
+/// | `Image` (input) | as the teacher's (same shape and preprocessing; square) | training images |
+/// | `Label` (input) | key, the same classes in the same order as the teacher's | the class |
+/// | `Score`, `PredictedLabel` (output) | `Vector<Single>` of K, key | as every classifier of this library |
+///
+/// The teacher and student must have the same number of auxiliary branches (WRN and CIFAR ResNet: 3; VGG: 4).
+/// ]]></format>
+/// </remarks>
+public sealed class HsakdEstimator : DistillingEstimatorBase<HsakdOptions>
+{
+    internal HsakdEstimator(IHostEnvironment env, ITransformer teacher, HsakdOptions options)
+        : base(env, options, "HSAKD", teacher)
+    {
+        LossOptionsValidation.CheckTemperature(options.Temperature);
+        LossOptionsValidation.CheckWeight(options.CrossEntropyWeight, nameof(options.CrossEntropyWeight));
+        LossOptionsValidation.CheckWeight(options.AuxiliaryDistillationWeight, nameof(options.AuxiliaryDistillationWeight));
+        LossOptionsValidation.CheckWeight(options.DistillationWeight, nameof(options.DistillationWeight));
+        CheckAuxiliaryPairing();
+    }
+
+    private protected override bool PairsAuxiliaryBranches => true;
+
+    private protected override IDistillationLoss CreateLoss()
+        => new HsakdLoss(Options.Temperature, Options.CrossEntropyWeight, Options.AuxiliaryDistillationWeight, Options.DistillationWeight);
+}
+
+/// <summary>
+/// Vanilla knowledge distillation (Hinton et al., 2015): the student's softened class distribution mimics the teacher's
+/// (T = 4), beside a small cross-entropy term. Create it with <c>mlContext.Distillation.Kd</c>.
+/// </summary>
+public sealed class KdEstimator : DistillingEstimatorBase<KdOptions>
+{
+    internal KdEstimator(IHostEnvironment env, ITransformer teacher, KdOptions options)
+        : base(env, options, "KD", teacher)
+    {
+        LossOptionsValidation.CheckTemperature(options.Temperature);
+        LossOptionsValidation.CheckWeight(options.CrossEntropyWeight, nameof(options.CrossEntropyWeight));
+        LossOptionsValidation.CheckWeight(options.DistillationWeight, nameof(options.DistillationWeight));
+    }
+
+    private protected override bool PairsAuxiliaryBranches => false;
+
+    private protected override IDistillationLoss CreateLoss()
+        => new KdLoss(Options.Temperature, Options.CrossEntropyWeight, Options.DistillationWeight);
+}
+
+/// <summary>
+/// The no-teacher baseline: the same student trained with cross-entropy alone, through the same engine and schedule, so the
+/// gain of a distiller can be measured. Create it with <c>mlContext.Distillation.Baseline</c>.
+/// </summary>
+public sealed class BaselineEstimator : DistillationEstimatorBase<StudentOptions>
+{
+    internal BaselineEstimator(IHostEnvironment env, StudentOptions options)
+        : base(env, options, "Baseline")
+    {
+    }
+
+    private protected override IDistillationLoss CreateLoss() => new CrossEntropyLoss();
+}
+
+/// <summary>Checks of loss options shared by the distillers.</summary>
+internal static class LossOptionsValidation
+{
+    public static void CheckTemperature(double temperature)
+    {
+        if (!(temperature > 0) || double.IsInfinity(temperature))
+            throw new ArgumentOutOfRangeException("Temperature", temperature, "Temperature must be a positive, finite number.");
+    }
+
+    public static void CheckWeight(double weight, string name)
+    {
+        if (!(weight >= 0) || double.IsInfinity(weight))
+            throw new ArgumentOutOfRangeException(name, weight, $"{name} must be a finite number >= 0.");
+    }
+}
