@@ -6,6 +6,7 @@
 //   dotnet run --project src/Samples                       (defaults below, a few minutes on 2 cores)
 //   dotnet run --project src/Samples -- teacher --architecture wrn16_2 --epochs 10 --train-rows 5000
 //   dotnet run -c Release --project src/Samples -- fidelity [options]   (the HSAKD vs KD vs baseline benchmark; hours)
+//   dotnet run -c Release --project src/Samples -- images FOLDER [EPOCHS] (teacher + HSAKD student on a folder of labelled images)
 
 using System.Globalization;
 using Microsoft.ML;
@@ -14,6 +15,14 @@ using Microsoft.ML.Distillation.Samples;
 
 if (args.Length > 0 && args[0] == "fidelity")
     return FidelityBenchmark.Run(args[1..]);
+if (args.Length > 1 && args[0] == "images")
+{
+    int epochs = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 240;
+    var (teacherMetrics, studentMetrics) = ImageFolderExample.Run(args[1], teacherEpochs: epochs, studentEpochs: epochs, log: m => Console.WriteLine("  " + m));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Teacher test accuracy {teacherMetrics.MicroAccuracy:P2}, HSAKD student {studentMetrics.MicroAccuracy:P2}"));
+    Console.WriteLine(studentMetrics.ConfusionMatrix.GetFormattedConfusionTable());
+    return 0;
+}
 
 var arguments = SampleArguments.Parse(args);
 if (arguments is null)

@@ -156,7 +156,7 @@ public sealed class StudentEstimatorTests
     {
         var ml = SharedTeacher.Ml;
         // FilterByCustomPredicate drops the rows for which the predicate is true: three classes stay.
-        var threeClasses = ml.Data.FilterByCustomPredicate<Samples.FashionMnistImage>(RealImages.Train(ml, 200),
+        var threeClasses = ml.Data.FilterByCustomPredicate<global::Microsoft.ML.Distillation.Samples.FashionMnistImage>(RealImages.Train(ml, 200),
             r => r.Label is not ("Sneaker" or "Bag" or "Coat"));
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(threeClasses).Transform(threeClasses);
 

@@ -1,0 +1,22 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+namespace Microsoft.ML.Distillation;
+
+/// <summary>
+/// Options of <c>mlContext.Distillation.Hsakd</c> (hsakd-sskd.md §2.5): <c>L = w_ce·CE + w_aux·Σ_l KL_T(aux_l) + w_kl·KL_T(main)</c>
+/// with T = 3 and every weight 1, as in the paper's code.
+/// </summary>
+public sealed class HsakdOptions : StudentOptions
+{
+    /// <summary>Temperature T of the mimicry terms (each KL is multiplied by T²). Default 3.</summary>
+    public double Temperature = 3;
+
+    /// <summary>Weight of the task cross-entropy on the unrotated images. Default 1.</summary>
+    public double CrossEntropyWeight = 1;
+
+    /// <summary>Weight of the summed KL terms between paired auxiliary branches (joint class x rotation distributions). Default 1.</summary>
+    public double AuxiliaryDistillationWeight = 1;
+
+    /// <summary>Weight of the KL term between the main heads over all rotated copies. Default 1.</summary>
+    public double DistillationWeight = 1;
+}

@@ -1,0 +1,26 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using Microsoft.ML.Data;
+using Microsoft.ML.Distillation.Data;
+using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Networks;
+using Microsoft.ML.Distillation.Transformers;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.Distillation.Estimators;
+
+/// <summary>Checks of loss options shared by the distillers.</summary>
+internal static class LossOptionsValidation
+{
+    public static void CheckTemperature(double temperature)
+    {
+        if (!(temperature > 0) || double.IsInfinity(temperature))
+            throw new ArgumentOutOfRangeException("Temperature", temperature, "Temperature must be a positive, finite number.");
+    }
+
+    public static void CheckWeight(double weight, string name)
+    {
+        if (!(weight >= 0) || double.IsInfinity(weight))
+            throw new ArgumentOutOfRangeException(name, weight, $"{name} must be a finite number >= 0.");
+    }
+}
