@@ -28,6 +28,8 @@ public sealed class TeacherEstimatorTests
     public void Teacher_OnRealImages_BeatsChance_AndEvaluates()
     {
         var ml = new MLContext(seed: 1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
         var epochs = new List<TrainingMetrics>();
         var options = SmallTeacher();
         options.MetricsCallback = epochs.Add;
@@ -43,6 +45,8 @@ public sealed class TeacherEstimatorTests
         Assert.AreEqual(epochs[1].Loss, epochs[1].LossTerms.Values.Sum(), 1e-9);
         Assert.IsLessThan(epochs[0].Loss, epochs[1].Loss, "the loss falls from epoch 1 to epoch 2");
         Assert.IsNotNull(epochs[1].ValidationAccuracy);
+        Assert.IsTrue(log.Any(m => m.Contains("Teacher epoch 2/2: loss", StringComparison.Ordinal) && m.Contains("val acc", StringComparison.Ordinal)),
+            "per-epoch progress reaches mlContext.Log");
         string table = metrics.ConfusionMatrix.GetFormattedConfusionTable();
         StringAssert.Contains(table, "Sneaker", "class names come from the label keys");
     }
