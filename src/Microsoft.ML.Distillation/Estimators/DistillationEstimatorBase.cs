@@ -40,11 +40,26 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
     /// <summary>The optional shape hint for flat pixel vectors, from the options.</summary>
     private protected ImageShape? ShapeHint => OptionsValidation.ShapeHint(Options);
 
-    /// <summary>Trains on <paramref name="input"/> and returns the fitted classifier.</summary>
+    /// <summary>
+    /// One training at a time per process: libtorch's default random generator and thread count are process-wide, so two
+    /// trainings interleaving would make both irreproducible. A second <c>Fit</c> waits for the first (scoring is not affected).
+    /// </summary>
+    private static readonly object s_trainingLock = new();
+
+    /// <summary>
+    /// Trains on <paramref name="input"/> and returns the fitted classifier. Trainings in one process run one at a time
+    /// (a second concurrent <c>Fit</c> waits), so each gives the same model as it would alone.
+    /// </summary>
     public ImageClassifierTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         TorchRuntime.EnsureLoaded();
+        lock (s_trainingLock)
+            return FitLocked(input);
+    }
+
+    private ImageClassifierTransformer FitLocked(IDataView input)
+    {
         var image = ImageSchemaValidator.ValidateImageColumn(input.Schema, Options.ImageColumnName, ShapeHint);
         var label = ImageSchemaValidator.ValidateLabelColumn(input.Schema, Options.LabelColumnName);
         CheckBeforeReading(image, label);
@@ -54,7 +69,8 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
 
         using var channel = Host.Start(Phase);
         var loss = CreateLoss();
-        using var train = ImageDatasetReader.Read(input, image, label);
+        var cancellation = Options.CancellationToken;
+        using var train = ImageDatasetReader.Read(input, image, label, cancellationToken: cancellation);
         CheckDataset(train, loss);
         using var validation = Options.ValidationSet is null ? null : ReadValidation(Options.ValidationSet, train);
 
@@ -82,6 +98,7 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
                 RandomCropPadding = Options.RandomCropPadding,
                 HorizontalFlip = Options.HorizontalFlip,
                 Trainable = TrainableParts,
+                CancellationToken = cancellation,
             };
             var engine = new TrainingEngine(channel, Options.MetricsCallback);
             engine.Run(network, Teacher?.Network, loss, train, validation, normalization, settings);
@@ -151,6 +168,6 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
             throw new ArgumentException(
                 $"ValidationSet: label column '{Options.LabelColumnName}' has {label.ClassCount} classes, but the training data has {train.ClassCount}. " +
                 "Map both with the same fitted MapValueToKey.", option);
-        return ImageDatasetReader.Read(validationSet, image, label);
+        return ImageDatasetReader.Read(validationSet, image, label, cancellationToken: Options.CancellationToken);
     }
 }

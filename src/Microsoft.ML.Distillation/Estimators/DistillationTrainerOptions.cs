@@ -108,6 +108,12 @@ public abstract class DistillationTrainerOptions
     /// <summary>Called after every epoch with its metrics (also written to <c>mlContext.Log</c>).</summary>
     public Action<TrainingMetrics>? MetricsCallback;
 
-    /// <summary>Threads libtorch uses on the CPU. Default null: libtorch's default (the number of cores).</summary>
+    /// <summary>Threads libtorch uses on the CPU (process-wide). Default null: libtorch's default (the number of cores).</summary>
     public int? NumberOfThreads;
+
+    /// <summary>
+    /// Stops training within one batch (and data reading within a few hundred rows); <c>Fit</c> then throws
+    /// <see cref="OperationCanceledException"/>. Default: none.
+    /// </summary>
+    public CancellationToken CancellationToken;
 }

@@ -36,6 +36,7 @@ internal sealed class TrainingSettings
     public required int RandomCropPadding { get; init; }
     public required bool HorizontalFlip { get; init; }
     public TrainableParts Trainable { get; init; } = TrainableParts.All;
+    public CancellationToken CancellationToken { get; init; }
 }
 
 /// <summary>
@@ -81,6 +82,7 @@ internal sealed class TrainingEngine
         var parameters = PrepareStudent(student, settings.Trainable, device);
         using var optimizer = torch.optim.SGD(parameters, settings.Schedule.Initial, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov);
         var augmenter = new RandomCropFlip(settings.Seed, settings.RandomCropPadding, settings.HorizontalFlip);
+        bool checkEachStep = device.type == DeviceType.CPU; // a CPU .item() costs nothing; on CUDA it would stall the queue
         var sampler = new BatchSampler(train.Count, settings.BatchSize, settings.Seed);
 
         for (int epoch = 0; epoch < settings.Epochs; epoch++)
@@ -96,11 +98,14 @@ internal sealed class TrainingEngine
             try
             {
                 int[] order = sampler.Order(epoch);
+                // Augmentation draws from a stream derived from (seed, epoch): an epoch sees the same crops and flips whatever ran before.
+                var random = new Random(SeedDerivation.Derive(settings.Seed, AugmentationStream, epoch));
                 for (int batchIndex = 0; batchIndex < sampler.BatchCount; batchIndex++)
                 {
+                    settings.CancellationToken.ThrowIfCancellationRequested();
                     using var step = NewDisposeScope();
                     var (raw, labels) = sampler.GetBatch(train, order, batchIndex);
-                    var images = normalization.Normalize(augmenter.Apply(raw).to(device));
+                    var images = normalization.Normalize(augmenter.Apply(raw, random).to(device));
                     labels = labels.to(device);
                     var inputs = rotationCount > 1 ? Rotations.Expand(images) : images;
                     var targets = rotationCount > 1 ? Rotations.JointLabels(labels) : labels;
@@ -115,6 +120,8 @@ internal sealed class TrainingEngine
                     }
 
                     var result = loss.Compute(new LossBatch(studentOut, teacherOut, labels, targets, rotationCount));
+                    if (checkEachStep)
+                        CheckFinite(result, settings.Phase, epoch, batchIndex, lr);
                     optimizer.zero_grad();
                     result.Total.backward();
                     optimizer.step();
@@ -135,9 +142,10 @@ internal sealed class TrainingEngine
                     terms[loss.TermNames[t]] = termSums[t].item<double>() / seen;
                 double trainAccuracy = correct.item<long>() / (double)seen;
                 double totalLoss = terms.Values.Sum();
-                if (double.IsNaN(totalLoss) || double.IsInfinity(totalLoss))
-                    throw new InvalidOperationException(
-                        $"{settings.Phase} training diverged: the loss of epoch {epoch + 1} is {totalLoss}. Try a lower LearningRate (now {lr}).");
+                if (!double.IsFinite(totalLoss))
+                    throw new TrainingDivergedException(
+                        $"{settings.Phase} training diverged: the mean loss of epoch {epoch + 1} is {totalLoss}. Try a lower LearningRate (now {lr}).",
+                        epoch + 1, null);
                 double? validationAccuracy = validation is null ? null : Evaluate(student, validation, normalization, settings.BatchSize, device);
 
                 var metrics = new TrainingMetrics(settings.Phase, epoch + 1, settings.Epochs, totalLoss, terms, lr, trainAccuracy, validationAccuracy, clock.Elapsed);
@@ -156,6 +164,19 @@ internal sealed class TrainingEngine
         student.eval();
         student.ComputeAuxiliary = true;
         return history;
+    }
+
+    /// <summary>Stream number of the augmentation's per-epoch random source in <see cref="SeedDerivation"/>.</summary>
+    internal const int AugmentationStream = 2;
+
+    private static void CheckFinite(LossResult result, string phase, int epoch, int batchIndex, double lr)
+    {
+        if (result.Total.isfinite().item<bool>())
+            return;
+        string terms = string.Join(", ", result.Terms.Select(t => $"{t.Key} {t.Value.item<float>()}"));
+        throw new TrainingDivergedException(
+            $"{phase} training diverged at epoch {epoch + 1}, batch {batchIndex + 1}: the loss is not finite ({terms}). " +
+            $"No update was applied for this batch. Try a lower LearningRate (now {lr}).", epoch + 1, batchIndex + 1);
     }
 
     /// <summary>Top-1 accuracy of the main head on unaugmented, unrotated images.</summary>
