@@ -42,6 +42,8 @@ var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
         BatchSize = arguments.BatchSize,
         LearningRate = arguments.LearningRate,
         MetricsCallback = m => Console.WriteLine("  " + m),
+        CheckpointDirectory = arguments.CheckpointDirectory,
+        Resume = arguments.Resume,
     }));
 
 Console.WriteLine($"Training a {arguments.Architecture} teacher with HSAKD auxiliary branches for {arguments.Epochs} epochs...");

@@ -16,6 +16,8 @@ internal sealed class SampleArguments
     public int Seed { get; private set; } = 1;
     public string DataFolder { get; private set; } = FashionMnist.EmbeddedFolder;
     public string? SavePath { get; private set; }
+    public string? CheckpointDirectory { get; private set; }
+    public bool Resume { get; private set; }
 
     private const string Usage = """
         usage: Microsoft.ML.Distillation.Samples [teacher] [options]
@@ -29,6 +31,8 @@ internal sealed class SampleArguments
           --data FOLDER         Fashion-MNIST IDX folder (default: the embedded subset;
                                 /usr/share/datasets/fashion-mnist for the full set)
           --save PATH           save the trained teacher
+          --checkpoint-dir DIR  write a checkpoint after every epoch
+          --resume              continue from the newest checkpoint in --checkpoint-dir
         """;
 
     public static SampleArguments? Parse(string[] args)
@@ -44,6 +48,11 @@ internal sealed class SampleArguments
             {
                 Console.WriteLine(Usage);
                 return null;
+            }
+            if (name == "--resume")
+            {
+                a.Resume = true;
+                continue;
             }
             if (i + 1 >= args.Length)
             {
@@ -64,6 +73,7 @@ internal sealed class SampleArguments
                     case "--seed": a.Seed = int.Parse(value, CultureInfo.InvariantCulture); break;
                     case "--data": a.DataFolder = value; break;
                     case "--save": a.SavePath = value; break;
+                    case "--checkpoint-dir": a.CheckpointDirectory = value; break;
                     default:
                         Console.Error.WriteLine($"Unknown option {name}.\n{Usage}");
                         return null;

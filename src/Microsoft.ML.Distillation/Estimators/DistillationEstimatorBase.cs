@@ -74,9 +74,15 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
         CheckDataset(train, loss);
         using var validation = Options.ValidationSet is null ? null : ReadValidation(Options.ValidationSet, train);
 
-        int seed = Options.Seed ?? Host.Rand.Next();
+        var store = Options.CheckpointDirectory is null ? null : new CheckpointStore(Options.CheckpointDirectory, Phase, Options.CheckpointsToKeep);
+        var resume = Options.Resume ? FindCheckpoint(store!, train) : null;
+        int seed = resume?.Manifest.Seed ?? Options.Seed ?? Host.Rand.Next();
         using var generator = torch.random.manual_seed(seed);
-        var normalization = CreateNormalization(train);
+        var normalization = resume is null
+            ? CreateNormalization(train)
+            : ChannelNormalization.FromValues(resume.Manifest.NormalizationMean, resume.Manifest.NormalizationStd, train.Shape.Channels);
+        if (resume is not null)
+            channel.Info(MessageSensitivity.None, $"{Phase}: resuming from '{resume.Path}' after epoch {resume.Manifest.EpochsCompleted}.");
         channel.Info(MessageSensitivity.None,
             $"{Phase}: {train.Count} images {train.Shape}, {train.ClassCount} classes, architecture {Options.Architecture}, device {device.type}, seed {seed}.");
 
@@ -99,6 +105,8 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
                 HorizontalFlip = Options.HorizontalFlip,
                 Trainable = TrainableParts,
                 CancellationToken = cancellation,
+                Checkpoints = store,
+                ResumeFrom = resume,
             };
             var engine = new TrainingEngine(channel, Options.MetricsCallback);
             engine.Run(network, Teacher?.Network, loss, train, validation, normalization, settings);
@@ -157,6 +165,32 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
             throw new ArgumentException(
                 $"Column '{Options.ImageColumnName}': images are {train.Shape.Height}x{train.Shape.Width} (HxW), but the rotation task needs square images. " +
                 "Add mlContext.Transforms.ResizeImages with equal width and height.", "data");
+    }
+
+    /// <summary>The newest checkpoint of this phase, after checking that it belongs to this training; null when there is none.</summary>
+    private ResumePoint? FindCheckpoint(CheckpointStore store, ImageTensorDataset train)
+    {
+        string? newest = store.List().FirstOrDefault();
+        if (newest is null)
+            return null;
+        var m = CheckpointStore.ReadManifest(newest);
+        void Require(bool same, string what, object inCheckpoint, object now)
+        {
+            if (!same)
+                throw new ArgumentException(
+                    $"Cannot resume from '{newest}': it was written for {what} {inCheckpoint}, but this training has {now}. " +
+                    "Use another CheckpointDirectory, or the options and data of the interrupted training.",
+                    nameof(DistillationTrainerOptions.Resume));
+        }
+        Require(string.Equals(m.Phase, Phase, StringComparison.Ordinal), "phase", m.Phase, Phase);
+        Require(NetworkRegistry.Normalize(m.Architecture) == NetworkRegistry.Normalize(Options.Architecture), "architecture", m.Architecture, Options.Architecture);
+        Require(m.ClassCount == train.ClassCount, "class count", m.ClassCount, train.ClassCount);
+        Require(m.InputChannels == train.Shape.Channels, "image channels", m.InputChannels, train.Shape.Channels);
+        Require(m.TrainRows == train.Count, "training rows", m.TrainRows, train.Count);
+        Require(m.BatchSize == Options.BatchSize, "batch size", m.BatchSize, Options.BatchSize);
+        Require(m.Epochs == Options.Epochs, "epochs", m.Epochs, Options.Epochs);
+        Require(Options.Seed is null || Options.Seed == m.Seed, "seed", m.Seed, Options.Seed!);
+        return new ResumePoint(newest, m);
     }
 
     private ImageTensorDataset ReadValidation(IDataView validationSet, ImageTensorDataset train)

@@ -116,4 +116,19 @@ public abstract class DistillationTrainerOptions
     /// <see cref="OperationCanceledException"/>. Default: none.
     /// </summary>
     public CancellationToken CancellationToken;
+
+    /// <summary>
+    /// Folder for epoch checkpoints (network, optimiser state, epoch), written atomically at the end of every epoch.
+    /// Default null: no checkpoints. Use one folder per training.
+    /// </summary>
+    public string? CheckpointDirectory;
+
+    /// <summary>How many of the newest checkpoints to keep in <see cref="CheckpointDirectory"/>. Default 2.</summary>
+    public int CheckpointsToKeep = 2;
+
+    /// <summary>
+    /// Continue from the newest complete checkpoint in <see cref="CheckpointDirectory"/> (same data, options and seed give the
+    /// same model as an uninterrupted run on the CPU). Without a checkpoint there, training starts from scratch. Default false.
+    /// </summary>
+    public bool Resume;
 }

@@ -31,6 +31,10 @@ internal static class OptionsValidation
             throw new ArgumentOutOfRangeException(nameof(o.RandomCropPadding), o.RandomCropPadding, "RandomCropPadding must be >= 0 (0 turns cropping off).");
         if (o.NumberOfThreads is int t && t < 1)
             throw new ArgumentOutOfRangeException(nameof(o.NumberOfThreads), t, "NumberOfThreads must be at least 1, or null for libtorch's default.");
+        if (o.CheckpointsToKeep < 1)
+            throw new ArgumentOutOfRangeException(nameof(o.CheckpointsToKeep), o.CheckpointsToKeep, "CheckpointsToKeep must be at least 1.");
+        if (o.Resume && string.IsNullOrWhiteSpace(o.CheckpointDirectory))
+            throw new ArgumentException("Resume needs CheckpointDirectory: the folder whose checkpoints to continue from.", nameof(o.CheckpointDirectory));
         if (!Enum.IsDefined(o.Device))
             throw new ArgumentOutOfRangeException(nameof(o.Device), o.Device, "Device must be Auto, Cpu or Cuda.");
         if ((o.NormalizationMean is null) != (o.NormalizationStd is null))

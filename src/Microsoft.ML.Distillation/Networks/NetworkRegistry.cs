@@ -93,6 +93,9 @@ internal static partial class NetworkRegistry
     public static IReadOnlyList<string> NamesWithAuxiliaryBranches(int branchCount)
         => s_names.Where(n => AuxiliaryBranchCount(n) == branchCount).ToArray();
 
+    /// <summary>The canonical spelling of a name (trimmed, lower case), for comparisons.</summary>
+    public static string Normalize(string architecture) => architecture.Trim().ToLowerInvariant();
+
     /// <summary>True when <see cref="Create"/> accepts <paramref name="architecture"/>.</summary>
     public static bool IsKnown(string? architecture) => architecture is not null && Resolve(architecture, out _) is not null;
 

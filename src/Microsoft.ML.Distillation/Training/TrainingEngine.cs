@@ -37,7 +37,12 @@ internal sealed class TrainingSettings
     public required bool HorizontalFlip { get; init; }
     public TrainableParts Trainable { get; init; } = TrainableParts.All;
     public CancellationToken CancellationToken { get; init; }
+    public CheckpointStore? Checkpoints { get; init; }
+    public ResumePoint? ResumeFrom { get; init; }
 }
+
+/// <summary>A checkpoint to continue from: its file and its (already checked) manifest.</summary>
+internal sealed record ResumePoint(string Path, CheckpointManifest Manifest);
 
 /// <summary>
 /// The one training loop. Teacher pretraining, plain students and every distiller run through it; what differs is the
@@ -84,8 +89,14 @@ internal sealed class TrainingEngine
         var augmenter = new RandomCropFlip(settings.Seed, settings.RandomCropPadding, settings.HorizontalFlip);
         bool checkEachStep = device.type == DeviceType.CPU; // a CPU .item() costs nothing; on CUDA it would stall the queue
         var sampler = new BatchSampler(train.Count, settings.BatchSize, settings.Seed);
+        int firstEpoch = 0;
+        if (settings.ResumeFrom is { } resume)
+        {
+            CheckpointStore.Restore(resume.Path, student, optimizer);
+            firstEpoch = resume.Manifest.EpochsCompleted;
+        }
 
-        for (int epoch = 0; epoch < settings.Epochs; epoch++)
+        for (int epoch = firstEpoch; epoch < settings.Epochs; epoch++)
         {
             double lr = settings.Schedule.At(epoch);
             foreach (var group in optimizer.ParamGroups)
@@ -150,6 +161,8 @@ internal sealed class TrainingEngine
 
                 var metrics = new TrainingMetrics(settings.Phase, epoch + 1, settings.Epochs, totalLoss, terms, lr, trainAccuracy, validationAccuracy, clock.Elapsed);
                 history.Add(metrics);
+                if (settings.Checkpoints is { } store)
+                    store.Save(CheckpointManifestFor(student, train, normalization, settings, epoch + 1), student, optimizer);
                 _channel.Info(MessageSensitivity.None, metrics.ToString());
                 _callback?.Invoke(metrics);
             }
@@ -165,6 +178,23 @@ internal sealed class TrainingEngine
         student.ComputeAuxiliary = true;
         return history;
     }
+
+    private static CheckpointManifest CheckpointManifestFor(ClassifierNetwork network, ImageTensorDataset train, ChannelNormalization normalization,
+        TrainingSettings settings, int epochsCompleted) => new()
+    {
+        Phase = settings.Phase,
+        Architecture = network.Architecture,
+        InputChannels = network.InputChannels,
+        ClassCount = network.ClassCount,
+        RotationCount = network.RotationCount,
+        EpochsCompleted = epochsCompleted,
+        Epochs = settings.Epochs,
+        Seed = settings.Seed,
+        TrainRows = train.Count,
+        BatchSize = settings.BatchSize,
+        NormalizationMean = normalization.Mean.ToArray(),
+        NormalizationStd = normalization.Std.ToArray(),
+    };
 
     /// <summary>Stream number of the augmentation's per-epoch random source in <see cref="SeedDerivation"/>.</summary>
     internal const int AugmentationStream = 2;
