@@ -89,9 +89,20 @@ internal static class ImageDatasetReader
                 labelGetter(ref key);
                 CheckKey(label, key, row);
 
-                ImageShape shape = imageReader.CurrentShape();
-                images ??= new RowTensorBuilder<T>([shape.Channels, shape.Height, shape.Width], expectedRows);
-                imageReader.Read(images.AddRow());
+                try
+                {
+                    ImageShape shape = imageReader.CurrentShape();
+                    images ??= new RowTensorBuilder<T>([shape.Channels, shape.Height, shape.Width], expectedRows);
+                    imageReader.Read(images.AddRow());
+                }
+                catch (InvalidOperationException e)
+                {
+                    // Name the row by its text columns too: for LoadImages that is the file that failed.
+                    string description = RowDescription.Describe(data, row, image.Name, label.Name);
+                    if (description.Length == 0)
+                        throw;
+                    throw new InvalidOperationException(e.Message + description, e.InnerException ?? e);
+                }
 
                 labels.Add(key - 1);
                 classCounts[key - 1]++;

@@ -1,0 +1,161 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using Microsoft.ML.Data;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
+
+namespace Microsoft.ML.Distillation.Tests.Reliability;
+
+[TestClass]
+[DoNotParallelize]
+public sealed class HostileInputTests
+{
+    private string _folder = "";
+
+    [TestInitialize]
+    public void CreateFolder() => _folder = Directory.CreateTempSubdirectory("distill-hostile-").FullName;
+
+    [TestCleanup]
+    public void DeleteFolder() => Directory.Delete(_folder, recursive: true);
+
+    private Exception FitOnFiles(Action<string> spoil, string spoiledName = "img0005.png")
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = RealImages.WritePngs(_folder, 12);
+        spoil(Path.Combine(_folder, spoiledName));
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", _folder, "ImagePath"))
+            .Append(ml.Transforms.ResizeImages("Image", 16, 16))
+            .Append(ml.Distillation.Teacher(new TeacherOptions { Architecture = "resnet8", Epochs = 1, Seed = 1 }));
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => pipeline.Fit(data));
+        StringAssert.Contains(e.Message, "Image column 'Image', row 5");
+        StringAssert.Contains(e.Message, "ImagePath = 'img0005.png'");
+        return e;
+    }
+
+    [TestMethod]
+    public void CorruptImageFile_IsNamed()
+    {
+        var e = FitOnFiles(path => File.WriteAllText(path, "this is not a PNG"));
+
+        StringAssert.Contains(e.Message, "could not be read");
+    }
+
+    [TestMethod]
+    public void ZeroByteImageFile_IsNamed()
+    {
+        var e = FitOnFiles(path => File.WriteAllBytes(path, Array.Empty<byte>()));
+
+        StringAssert.Contains(e.ToString(), "img0005.png");
+    }
+
+    [TestMethod]
+    public void MissingImageFile_IsNamed()
+    {
+        var e = FitOnFiles(File.Delete);
+
+        StringAssert.Contains(e.ToString(), "img0005.png");
+    }
+
+    [TestMethod]
+    public void GreyAndColourImageFiles_Mixed_AreAllReadAsRgb()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = RealImages.WritePngs(_folder, 12);
+        // Re-encode every other file as a true 8-bit grey PNG.
+        foreach (var row in rows.Where((_, i) => i % 2 == 0))
+        {
+            string path = Path.Combine(_folder, row.ImagePath);
+            using var colour = SkiaSharp.SKBitmap.Decode(path);
+            using var grey = new SkiaSharp.SKBitmap(colour.Width, colour.Height, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque);
+            for (int y = 0; y < colour.Height; y++)
+                for (int x = 0; x < colour.Width; x++)
+                    grey.SetPixel(x, y, colour.GetPixel(x, y));
+            using var data = grey.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(path, data.ToArray());
+        }
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", _folder, "ImagePath"))
+            .Append(ml.Transforms.ResizeImages("Image", 16, 16))
+            .Append(ml.Distillation.Teacher(new TeacherOptions { Architecture = "resnet8", Epochs = 1, Seed = 1 }));
+
+        var model = pipeline.Fit(ml.Data.LoadFromEnumerable(rows));
+        var scores = model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").ToList();
+
+        Assert.AreEqual(new ImageShape(3, 16, 16), model.LastTransformer.InputShape);
+        Assert.HasCount(12, scores);
+        Assert.IsTrue(scores.All(s => s.All(float.IsFinite)));
+    }
+
+    [TestMethod]
+    public void LabelsSeenOnlyInTheTestSet_ScoringStillWorks()
+    {
+        var ml = SharedTeacher.Ml;
+        var rows = ml.Data.CreateEnumerable<global::Microsoft.ML.Distillation.Samples.FashionMnistImage>(RealImages.Test(ml, 20), false).ToList();
+        rows[3].Label = "Umbrella";
+        rows[7].Label = "Umbrella";
+
+        var scored = SharedTeacher.Pipeline.Transform(ml.Data.LoadFromEnumerable(rows));
+        var labels = scored.GetColumn<uint>("Label").ToList();
+        var predicted = scored.GetColumn<uint>("PredictedLabel").ToList();
+
+        Assert.AreEqual(0u, labels[3], "an unseen label becomes a missing key");
+        Assert.HasCount(20, predicted);
+        Assert.IsTrue(predicted.All(p => p is >= 1 and <= 10), "every row, the unseen-label ones too, gets a prediction");
+    }
+
+    [TestMethod]
+    public void TruncatedOrForeignModelFile_GivesAClearError()
+    {
+        var ml = SharedTeacher.Ml;
+        string path = Path.Combine(_folder, "teacher.zip");
+        SharedTeacher.Teacher.Save(path);
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 3)]);
+        string text = Path.Combine(_folder, "notes.txt");
+        File.WriteAllText(text, "not a model");
+
+        var truncated = Assert.ThrowsExactly<InvalidDataException>(() => ml.Distillation.LoadModel(path));
+        var foreign = Assert.ThrowsExactly<InvalidDataException>(() => ml.Distillation.LoadModel(text));
+        var missing = Assert.ThrowsExactly<FileNotFoundException>(() => ml.Distillation.LoadModel(Path.Combine(_folder, "none.zip")));
+
+        StringAssert.Contains(truncated.Message, path);
+        StringAssert.Contains(foreign.Message, "is not a Microsoft.ML.Distillation model");
+        StringAssert.Contains(missing.Message, "none.zip");
+    }
+
+    [TestMethod]
+    public void ModelOfANewerFormatVersion_IsRefused()
+    {
+        var ml = SharedTeacher.Ml;
+        string path = Path.Combine(_folder, "teacher.zip");
+        SharedTeacher.Teacher.Save(path);
+        using (var zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Update))
+        {
+            var entry = zip.GetEntry("manifest.json")!;
+            string json;
+            using (var reader = new StreamReader(entry.Open()))
+                json = reader.ReadToEnd();
+            entry.Delete();
+            using var writer = new StreamWriter(zip.CreateEntry("manifest.json").Open());
+            writer.Write(json.Replace("\"formatVersion\": 1", "\"formatVersion\": 7"));
+        }
+
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => ml.Distillation.LoadModel(path));
+
+        StringAssert.Contains(e.Message, "model format version 7");
+    }
+
+    [TestMethod]
+    public void SaveOverAnExistingFile_LeavesNoTemporaryFiles()
+    {
+        string path = Path.Combine(_folder, "teacher.zip");
+        File.WriteAllText(path, "old content");
+
+        SharedTeacher.Teacher.Save(path);
+
+        CollectionAssert.AreEqual(new[] { "teacher.zip" }, Directory.GetFiles(_folder).Select(Path.GetFileName).ToArray());
+        using var loaded = SharedTeacher.Ml.Distillation.LoadModel(path);
+        Assert.AreEqual(SharedTeacher.Teacher.Architecture, loaded.Architecture);
+    }
+}
