@@ -46,15 +46,7 @@ public sealed class DistillationCatalog
         int epochs = DistillationTrainerOptions.Defaults.Epochs,
         int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
         double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
-        => new(Environment, new TeacherOptions
-        {
-            LabelColumnName = labelColumnName,
-            ImageColumnName = imageColumnName,
-            Architecture = architecture,
-            Epochs = epochs,
-            BatchSize = batchSize,
-            LearningRate = learningRate,
-        });
+        => new(Environment, Flat(new TeacherOptions(), labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
 
     /// <summary>Pretrains an HSAKD teacher with every option available.</summary>
     /// <param name="options">Columns, network, schedule, augmentation, device and progress; see <see cref="TeacherOptions"/>.</param>
@@ -81,15 +73,7 @@ public sealed class DistillationCatalog
         int epochs = DistillationTrainerOptions.Defaults.Epochs,
         int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
         double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
-        => new(Environment, teacher, new HsakdOptions
-        {
-            LabelColumnName = labelColumnName,
-            ImageColumnName = imageColumnName,
-            Architecture = architecture,
-            Epochs = epochs,
-            BatchSize = batchSize,
-            LearningRate = learningRate,
-        });
+        => new(Environment, teacher, Flat(new HsakdOptions(), labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
 
     /// <summary>Distils a teacher into a student with HSAKD, with every option available.</summary>
     /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
@@ -119,15 +103,7 @@ public sealed class DistillationCatalog
         int epochs = DistillationTrainerOptions.Defaults.Epochs,
         int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
         double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
-        => new(Environment, teacher, new KdOptions
-        {
-            LabelColumnName = labelColumnName,
-            ImageColumnName = imageColumnName,
-            Architecture = architecture,
-            Epochs = epochs,
-            BatchSize = batchSize,
-            LearningRate = learningRate,
-        });
+        => new(Environment, teacher, Flat(new KdOptions(), labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
 
     /// <summary>Vanilla knowledge distillation with every option available.</summary>
     /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
@@ -153,20 +129,26 @@ public sealed class DistillationCatalog
         int epochs = DistillationTrainerOptions.Defaults.Epochs,
         int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
         double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
-        => new(Environment, new StudentOptions
-        {
-            LabelColumnName = labelColumnName,
-            ImageColumnName = imageColumnName,
-            Architecture = architecture,
-            Epochs = epochs,
-            BatchSize = batchSize,
-            LearningRate = learningRate,
-        });
+        => new(Environment, Flat(new StudentOptions(), labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
 
     /// <summary>The no-teacher baseline with every option available.</summary>
     /// <param name="options">See <see cref="StudentOptions"/>.</param>
     /// <returns>An estimator whose <c>Fit</c> returns the trained network.</returns>
     public BaselineEstimator Baseline(StudentOptions options) => new(Environment, options);
+
+    /// <summary>Fills the arguments every flat overload shares into an options object.</summary>
+    private static TOptions Flat<TOptions>(TOptions options, string labelColumnName, string imageColumnName, string architecture,
+        int epochs, int batchSize, double learningRate)
+        where TOptions : DistillationTrainerOptions
+    {
+        options.LabelColumnName = labelColumnName;
+        options.ImageColumnName = imageColumnName;
+        options.Architecture = architecture;
+        options.Epochs = epochs;
+        options.BatchSize = batchSize;
+        options.LearningRate = learningRate;
+        return options;
+    }
 
     /// <summary>Loads a model saved with <see cref="ImageClassifierTransformer.Save(string)"/>.</summary>
     /// <param name="path">The model file.</param>

@@ -1,6 +1,5 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
-using Microsoft.ML.Data;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Networks;

@@ -1,10 +1,6 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
-using Microsoft.ML.Data;
-using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Distillers;
-using Microsoft.ML.Distillation.Networks;
-using Microsoft.ML.Distillation.Transformers;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Distillation.Estimators;

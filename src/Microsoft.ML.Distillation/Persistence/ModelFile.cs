@@ -1,7 +1,6 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using System.IO.Compression;
-using System.Text;
 using System.Text.Json;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Native;
@@ -143,11 +142,7 @@ internal static class ModelFile
     }
 
     private static void WriteModule(ZipArchive zip, string entryName, torch.nn.Module module)
-    {
-        using var entry = zip.CreateEntry(entryName, CompressionLevel.Fastest).Open();
-        using var writer = new BinaryWriter(entry, Encoding.UTF8, leaveOpen: true);
-        module.save(writer);
-    }
+        => ZipEntryIO.Write(zip, entryName, writer => module.save(writer));
 
     private static void ReadModule(ZipArchive zip, string entryName, torch.nn.Module module, string name, string architecture)
     {
@@ -155,13 +150,7 @@ internal static class ModelFile
             ?? throw new InvalidDataException($"'{name}' has no {entryName}: the file is incomplete.");
         try
         {
-            // Buffer the entry: TorchSharp's reader seeks, and deflate streams cannot.
-            using var buffer = new MemoryStream();
-            using (var s = entry.Open())
-                s.CopyTo(buffer);
-            buffer.Position = 0;
-            using var reader = new BinaryReader(buffer, Encoding.UTF8, leaveOpen: true);
-            module.load(reader, strict: true);
+            ZipEntryIO.Read(entry, reader => module.load(reader, strict: true));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

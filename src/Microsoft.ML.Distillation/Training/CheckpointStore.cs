@@ -2,9 +2,9 @@
 
 using System.Globalization;
 using System.IO.Compression;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.ML.Distillation.Persistence;
 using TorchSharp;
 
 namespace Microsoft.ML.Distillation.Training;
@@ -99,12 +99,8 @@ internal sealed class CheckpointStore
                 {
                     using (var entry = zip.CreateEntry(ManifestEntry).Open())
                         JsonSerializer.Serialize(entry, manifest);
-                    using (var entry = zip.CreateEntry(NetworkEntry, CompressionLevel.Fastest).Open())
-                    using (var writer = new BinaryWriter(entry, Encoding.UTF8, leaveOpen: true))
-                        network.save(writer);
-                    using (var entry = zip.CreateEntry(OptimizerEntry, CompressionLevel.Fastest).Open())
-                    using (var writer = new BinaryWriter(entry, Encoding.UTF8, leaveOpen: true))
-                        ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(writer);
+                    ZipEntryIO.Write(zip, NetworkEntry, writer => network.save(writer));
+                    ZipEntryIO.Write(zip, OptimizerEntry, writer => ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(writer));
                 }
                 file.Flush(flushToDisk: true);
             }
@@ -168,12 +164,7 @@ internal sealed class CheckpointStore
         var entry = zip.GetEntry(name) ?? throw Corrupt(path, $"it has no {name}");
         try
         {
-            using var buffer = new MemoryStream();
-            using (var s = entry.Open())
-                s.CopyTo(buffer);
-            buffer.Position = 0;
-            using var reader = new BinaryReader(buffer, Encoding.UTF8, leaveOpen: true);
-            read(reader);
+            ZipEntryIO.Read(entry, read);
         }
         catch (Exception e) when (e is not OutOfMemoryException and not InvalidDataException)
         {
