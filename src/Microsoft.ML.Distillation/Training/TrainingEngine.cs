@@ -39,7 +39,16 @@ internal sealed class TrainingSettings
     public CancellationToken CancellationToken { get; init; }
     public CheckpointStore? Checkpoints { get; init; }
     public ResumePoint? ResumeFrom { get; init; }
+
+    /// <summary>Called after every step with its timings (benchmarks); null in normal use.</summary>
+    public Action<StepTiming>? StepObserver { get; init; }
 }
+
+/// <summary>
+/// Wall time of one training step: <see cref="DataSeconds"/> covers gathering, augmentation, normalisation and the rotation
+/// expansion (everything before the first network runs); <see cref="TotalSeconds"/> the whole step including the optimiser.
+/// </summary>
+internal readonly record struct StepTiming(int Epoch, int Batch, int Images, double DataSeconds, double TotalSeconds);
 
 /// <summary>A checkpoint to continue from: its file and its (already checked) manifest.</summary>
 internal sealed record ResumePoint(string Path, CheckpointManifest Manifest);
@@ -114,12 +123,14 @@ internal sealed class TrainingEngine
                 for (int batchIndex = 0; batchIndex < sampler.BatchCount; batchIndex++)
                 {
                     settings.CancellationToken.ThrowIfCancellationRequested();
+                    long stepStart = Stopwatch.GetTimestamp();
                     using var step = NewDisposeScope();
                     var (raw, labels) = sampler.GetBatch(train, order, batchIndex);
                     var images = normalization.Normalize(augmenter.Apply(raw, random).to(device));
                     labels = labels.to(device);
                     var inputs = rotationCount > 1 ? Rotations.Expand(images) : images;
                     var targets = rotationCount > 1 ? Rotations.JointLabels(labels) : labels;
+                    long dataEnd = Stopwatch.GetTimestamp();
 
                     student.ComputeAuxiliary = loss.UsesAuxiliaryBranches;
                     var studentOut = student.forward(inputs);
@@ -146,6 +157,8 @@ internal sealed class TrainingEngine
                         correct.add_(originals.argmax(1).eq(labels).sum());
                         seen += b;
                     }
+                    settings.StepObserver?.Invoke(new StepTiming(epoch + 1, batchIndex + 1, (int)labels.shape[0],
+                        Stopwatch.GetElapsedTime(stepStart, dataEnd).TotalSeconds, Stopwatch.GetElapsedTime(stepStart).TotalSeconds));
                 }
 
                 var terms = new Dictionary<string, double>();

@@ -1,0 +1,238 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML.Distillation.Data;
+using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Networks;
+using Microsoft.ML.Distillation.Samples;
+using Microsoft.ML.Distillation.Training;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Benchmarks;
+
+/// <summary>Command-line options of the benchmark.</summary>
+internal sealed class BenchmarkOptions
+{
+    public int Steps { get; private set; } = 20;
+    public int Warmup { get; private set; } = 3;
+    public int BatchSize { get; private set; } = 64;
+    public int Threads { get; private set; } = Environment.ProcessorCount;
+    public string? WritePath { get; private set; }
+    public string? Scenario { get; private set; }
+
+    public static BenchmarkOptions? Parse(string[] args)
+    {
+        var o = new BenchmarkOptions();
+        int i = args.Length > 0 && args[0] == "throughput" ? 1 : 0;
+        for (; i + 1 < args.Length; i += 2)
+        {
+            string v = args[i + 1];
+            switch (args[i])
+            {
+                case "--steps": o.Steps = int.Parse(v, CultureInfo.InvariantCulture); break;
+                case "--warmup": o.Warmup = int.Parse(v, CultureInfo.InvariantCulture); break;
+                case "--batch-size": o.BatchSize = int.Parse(v, CultureInfo.InvariantCulture); break;
+                case "--threads": o.Threads = int.Parse(v, CultureInfo.InvariantCulture); break;
+                case "--write": o.WritePath = v; break;
+                case "--scenario": o.Scenario = v; break;
+                default:
+                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --threads --write");
+                    return null;
+            }
+        }
+        return o;
+    }
+
+    public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --threads {Threads}";
+
+    public IEnumerable<string> ChildArguments(string scenario)
+        => new[] { "throughput", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--warmup", Warmup.ToString(CultureInfo.InvariantCulture),
+            "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--scenario", scenario };
+}
+
+/// <summary>What one scenario measured.</summary>
+public sealed class ScenarioResult
+{
+    public string Name { get; set; } = "";
+    public string Description { get; set; } = "";
+    public double MedianImagesPerSecond { get; set; }
+    public double P10ImagesPerSecond { get; set; }
+    public double P90ImagesPerSecond { get; set; }
+    public double GflopPerStep { get; set; }
+    public double AchievedGflops { get; set; }
+    public double DataShare { get; set; }
+    public double PeakRssGiB { get; set; }
+    public double? RssAfterEpoch1GiB { get; set; }
+    public double? RssAfterEpoch5GiB { get; set; }
+    public double? GemmGflops { get; set; }
+    public int Steps { get; set; }
+
+    public string Summary()
+        => GemmGflops is double g ? $"GEMM {g:F0} GFLOP/s"
+            : RssAfterEpoch1GiB is double r1 ? $"RSS after epoch 1 {r1:F3} GiB, after epoch 5 {RssAfterEpoch5GiB:F3} GiB"
+            : $"{MedianImagesPerSecond:F1} img/s (p10 {P10ImagesPerSecond:F1}, p90 {P90ImagesPerSecond:F1}), {AchievedGflops:F0} GFLOP/s, data {DataShare:P1}, peak RSS {PeakRssGiB:F2} GiB";
+}
+
+/// <summary>The measured scenarios. Training steps run through the real engine on synthetic 3x32x32 data with 100 classes.</summary>
+internal static class Scenarios
+{
+    public static readonly string[] Names =
+    {
+        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "inference-wrn16_2", "rss-growth",
+    };
+
+    public static ScenarioResult Run(string name, BenchmarkOptions o)
+    {
+        torch.set_num_threads(o.Threads);
+        torch.random.manual_seed(1);
+        return name switch
+        {
+            "gemm" => Gemm(),
+            "student-wrn16_2" => Step(name, "plain WRN-16-2 step, CE only (no rotations, no aux)", o, "wrn16_2", null, new CrossEntropyLoss()),
+            "teacher-wrn40_2" => Step(name, "teacher pretraining step, WRN-40-2 with aux, 4 rotations", o, "wrn40_2", null, new SelfSupervisedTeacherLoss()),
+            "hsakd-wrn40_2-wrn16_2" => Step(name, "HSAKD step, WRN-40-2 (aux) -> WRN-16-2 (aux), 4 rotations", o, "wrn16_2", "wrn40_2", new HsakdLoss(3, 1, 1, 1)),
+            "hsakd-resnet32x4-resnet8x4" => Step(name, "HSAKD step, ResNet32x4 (aux) -> ResNet8x4 (aux), 4 rotations", o, "resnet8x4", "resnet32x4", new HsakdLoss(3, 1, 1, 1)),
+            "inference-wrn16_2" => Inference(o),
+            "rss-growth" => RssGrowth(o),
+            _ => throw new ArgumentException($"unknown scenario {name}; known: {string.Join(", ", Names)}"),
+        };
+    }
+
+    private static ScenarioResult Gemm()
+    {
+        const int n = 2048, iterations = 10;
+        using var a = randn(n, n);
+        using var b = randn(n, n);
+        for (int i = 0; i < 2; i++)
+            using (a.mm(b)) { }
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < iterations; i++)
+            using (a.mm(b)) { }
+        double gflops = 2.0 * n * n * n * iterations / sw.Elapsed.TotalSeconds / 1e9;
+        return new ScenarioResult { Name = "gemm", Description = "fp32 GEMM 2048^3 (torch.mm)", GemmGflops = gflops, PeakRssGiB = Machine.PeakRssGiB() };
+    }
+
+    private static ScenarioResult Step(string name, string description, BenchmarkOptions o, string studentName, string? teacherName, IDistillationLoss loss)
+    {
+        const int classes = 100, size = 32;
+        int rotations = loss.UsesRotations ? Rotations() : 1;
+        using var student = NetworkRegistry.Create(studentName, 3, classes);
+        using var teacher = teacherName is null ? null : NetworkRegistry.Create(teacherName, 3, classes);
+        student.ComputeAuxiliary = loss.UsesAuxiliaryBranches;
+        double flops = 3 * FlopCounter.ForwardFlops(student, 3, size) * rotations
+            + (teacher is null ? 0 : FlopCounter.ForwardFlops(teacher, 3, size) * rotations);
+        int steps = o.Warmup + o.Steps;
+        using var data = Synthetic(steps * o.BatchSize, classes, size);
+        using var normalization = ChannelNormalization.FromValues(new[] { 129f, 124f, 112f }, new[] { 68f, 65f, 70f }, 3);
+        var timings = new List<StepTiming>();
+        var settings = new TrainingSettings
+        {
+            Phase = name, Epochs = 1, BatchSize = o.BatchSize, Schedule = new LearningRateSchedule(0.05, Array.Empty<int>(), 0.1),
+            Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Seed = 1, Device = CPU, RandomCropPadding = 4, HorizontalFlip = true,
+            StepObserver = timings.Add,
+        };
+        var env = new MLContext(seed: 1);
+        using var channel = ((IHostEnvironment)env).Register("bench").Start("bench");
+        new TrainingEngine(channel, null).Run(student, teacher, loss, data, null, normalization, settings);
+
+        var measured = timings.Skip(o.Warmup).ToArray();
+        var perSecond = measured.Select(t => t.Images / t.TotalSeconds).Order().ToArray();
+        double medianSeconds = Median(measured.Select(t => t.TotalSeconds));
+        return new ScenarioResult
+        {
+            Name = name,
+            Description = description,
+            Steps = measured.Length,
+            MedianImagesPerSecond = Median(perSecond),
+            P10ImagesPerSecond = Percentile(perSecond, 0.1),
+            P90ImagesPerSecond = Percentile(perSecond, 0.9),
+            GflopPerStep = flops * o.BatchSize / 1e9,
+            AchievedGflops = flops * o.BatchSize / medianSeconds / 1e9,
+            DataShare = Median(measured.Select(t => t.DataSeconds)) / medianSeconds,
+            PeakRssGiB = Machine.PeakRssGiB(),
+        };
+
+        static int Rotations() => Microsoft.ML.Distillation.SelfSupervision.Rotations.Count;
+    }
+
+    private static ScenarioResult Inference(BenchmarkOptions o)
+    {
+        using var network = NetworkRegistry.Create("wrn16_2", 3, 100);
+        network.eval();
+        using var normalization = ChannelNormalization.FromValues(new[] { 129f, 124f, 112f }, new[] { 68f, 65f, 70f }, 3);
+        var times = new List<double>();
+        using (no_grad())
+        {
+            for (int i = 0; i < o.Warmup + o.Steps; i++)
+            {
+                using var scope = NewDisposeScope();
+                var raw = randint(0, 256, new long[] { o.BatchSize, 3, 32, 32 }, dtype: ScalarType.Byte);
+                var sw = Stopwatch.StartNew();
+                var logits = network.ForwardLogits(normalization.Normalize(raw));
+                _ = nn.functional.softmax(logits, 1).cpu();
+                if (i >= o.Warmup)
+                    times.Add(o.BatchSize / sw.Elapsed.TotalSeconds);
+            }
+        }
+        var sorted = times.Order().ToArray();
+        double flops = FlopCounter.ForwardFlops(network, 3, 32, includeAuxiliary: false);
+        return new ScenarioResult
+        {
+            Name = "inference-wrn16_2",
+            Description = $"WRN-16-2 scoring (backbone only), batch {o.BatchSize}",
+            Steps = sorted.Length,
+            MedianImagesPerSecond = Median(sorted),
+            P10ImagesPerSecond = Percentile(sorted, 0.1),
+            P90ImagesPerSecond = Percentile(sorted, 0.9),
+            GflopPerStep = flops * o.BatchSize / 1e9,
+            AchievedGflops = flops * Median(sorted) / 1e9,
+            PeakRssGiB = Machine.PeakRssGiB(),
+        };
+    }
+
+    /// <summary>RSS after epochs 1 and 5 of a real training: an HSAKD resnet8 student from a resnet20 teacher on the embedded Fashion-MNIST subset.</summary>
+    private static ScenarioResult RssGrowth(BenchmarkOptions o)
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Transforms.Conversion.MapValueToKey("Label").Fit(FashionMnist.Load(ml, FashionMnist.EmbeddedFolder, "train", 2000))
+            .Transform(FashionMnist.Load(ml, FashionMnist.EmbeddedFolder, "train", 2000));
+        using var teacher = ml.Distillation.Teacher(new TeacherOptions { Architecture = "resnet8", Epochs = 1, Seed = 1, NumberOfThreads = o.Threads }).Fit(train);
+        var rss = new Dictionary<int, double>();
+        using var student = ml.Distillation.Hsakd(teacher, new HsakdOptions
+        {
+            Architecture = "resnet8", Epochs = 5, Seed = 1, NumberOfThreads = o.Threads,
+            MetricsCallback = m => rss[m.Epoch] = Machine.CurrentRssGiB(),
+        }).Fit(train);
+        return new ScenarioResult
+        {
+            Name = "rss-growth",
+            Description = "HSAKD resnet8 -> resnet8, 2,000 Fashion-MNIST images, 5 epochs",
+            RssAfterEpoch1GiB = rss[1],
+            RssAfterEpoch5GiB = rss[5],
+            PeakRssGiB = Machine.PeakRssGiB(),
+        };
+    }
+
+    private static ImageTensorDataset Synthetic(int rows, int classes, int size)
+    {
+        var images = randint(0, 256, new long[] { rows, 3, size, size }, dtype: ScalarType.Byte).DetachFromDisposeScope();
+        var labels = randint(0, classes, new long[] { rows }, dtype: ScalarType.Int64).DetachFromDisposeScope();
+        return new ImageTensorDataset(images, labels, new ImageShape(3, size, size), classes,
+            Enumerable.Range(0, classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray());
+    }
+
+    private static double Median(IEnumerable<double> values) => Percentile(values.Order().ToArray(), 0.5);
+
+    private static double Percentile(double[] sorted, double q)
+    {
+        if (sorted.Length == 0)
+            return double.NaN;
+        double position = q * (sorted.Length - 1);
+        int lower = (int)Math.Floor(position);
+        int upper = Math.Min(lower + 1, sorted.Length - 1);
+        return sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower);
+    }
+}

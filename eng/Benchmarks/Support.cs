@@ -1,0 +1,114 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using System.Globalization;
+using System.Text;
+using Microsoft.ML.Distillation.Networks;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Benchmarks;
+
+/// <summary>Counts multiply-add FLOPs (2 per MAC) of convolutions and linear layers in one forward pass, with forward hooks.</summary>
+internal static class FlopCounter
+{
+    /// <summary>FLOPs of one forward pass of one image (auxiliary branches included unless asked otherwise).</summary>
+    public static double ForwardFlops(ClassifierNetwork network, int channels, int size, bool includeAuxiliary = true)
+    {
+        double flops = 0;
+        var removers = new List<Action>();
+        foreach (var (_, module) in network.named_modules())
+        {
+            switch (module)
+            {
+                case Conv2d conv:
+                    var convHook = conv.register_forward_hook((m, input, output) =>
+                    {
+                        flops += 2.0 * conv.weight!.numel() * output.shape[2] * output.shape[3];
+                        return output;
+                    });
+                    removers.Add(convHook.remove);
+                    break;
+                case Linear linear:
+                    var linearHook = linear.register_forward_hook((m, input, output) =>
+                    {
+                        flops += 2.0 * linear.weight!.numel();
+                        return output;
+                    });
+                    removers.Add(linearHook.remove);
+                    break;
+            }
+        }
+        bool wasTraining = network.training, auxiliary = network.ComputeAuxiliary;
+        network.eval();
+        network.ComputeAuxiliary = includeAuxiliary;
+        using (no_grad())
+        using (var scope = NewDisposeScope())
+            network.forward(zeros(1, channels, size, size));
+        network.ComputeAuxiliary = auxiliary;
+        network.train(wasTraining);
+        foreach (var remove in removers)
+            remove();
+        return flops;
+    }
+}
+
+/// <summary>Facts about this machine and process.</summary>
+internal static class Machine
+{
+    public static string Cpu()
+    {
+        try
+        {
+            string? model = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return model is null ? "unknown CPU" : model[(model.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+            return "unknown CPU";
+        }
+    }
+
+    public static double PeakRssGiB() => StatusKiB("VmHWM:") / 1024.0 / 1024.0;
+
+    public static double CurrentRssGiB() => StatusKiB("VmRSS:") / 1024.0 / 1024.0;
+
+    private static double StatusKiB(string field)
+    {
+        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+        return line is null ? double.NaN : double.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>The markdown table for docs/benchmarks.md.</summary>
+internal static class Report
+{
+    public static string Table(IReadOnlyList<ScenarioResult> results, string command, BenchmarkOptions o)
+    {
+        double gemm = results.First(r => r.GemmGflops is not null).GemmGflops!.Value;
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"### Training throughput and memory, {DateTime.UtcNow:yyyy-MM-dd}");
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Machine.Cpu()}, {Environment.ProcessorCount} cores, {o.Threads} torch threads, TorchSharp {typeof(torch).Assembly.GetName().Version}, .NET {Environment.Version}.");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Batch {o.BatchSize} original images, 3x32x32, 100 classes, synthetic pixels; {o.Warmup} warm-up steps, then {o.Steps} measured. GEMM reference: {gemm:F0} GFLOP/s (fp32 2048^3).");
+        sb.AppendLine("FLOPs count convolutions and linear layers, 2 per multiply-add; a training step counts 3x the forward of the trained network plus 1x the teacher's forward.");
+        sb.AppendLine();
+        sb.AppendLine("| scenario | img/s median | p10-p90 | GFLOP/step | GFLOP/s | of GEMM | data prep share | peak RSS (GiB) |");
+        sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var r in results.Where(r => r.GemmGflops is null && r.RssAfterEpoch1GiB is null))
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.Description} | {r.MedianImagesPerSecond:F1} | {r.P10ImagesPerSecond:F1}-{r.P90ImagesPerSecond:F1} | {r.GflopPerStep:F1} | {r.AchievedGflops:F0} | {r.AchievedGflops / gemm:P0} | {(r.DataShare > 0 ? r.DataShare.ToString("P1", CultureInfo.InvariantCulture) : "-")} | {r.PeakRssGiB:F2} |");
+        }
+        var rss = results.FirstOrDefault(r => r.RssAfterEpoch1GiB is not null);
+        if (rss is not null)
+        {
+            double growth = (rss.RssAfterEpoch5GiB!.Value - rss.RssAfterEpoch1GiB!.Value) / rss.RssAfterEpoch1GiB.Value;
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"Memory across epochs ({rss.Description}): RSS {rss.RssAfterEpoch1GiB:F3} GiB after epoch 1, {rss.RssAfterEpoch5GiB:F3} GiB after epoch 5 ({growth:+0.0%;-0.0%}).");
+        }
+        return sb.ToString();
+    }
+}
