@@ -28,11 +28,9 @@ namespace Microsoft.ML.Distillation;
 /// </remarks>
 public sealed class ImageClassifierTransformer : ITransformer, IDisposable
 {
-    private readonly IHost _host;
-
     internal ImageClassifierTransformer(IHostEnvironment env, TrainedClassifier model)
     {
-        _host = env.Register(nameof(ImageClassifierTransformer));
+        ArgumentNullException.ThrowIfNull(env);
         Model = model;
     }
 
