@@ -3,6 +3,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Persistence;
+using Microsoft.ML.Distillation.Persistence.Onnx;
 using Microsoft.ML.Distillation.Transformers;
 using Microsoft.ML.Runtime;
 
@@ -97,6 +98,56 @@ public sealed class ImageClassifierTransformer : ITransformer, IDisposable
 
     /// <summary>Saves the model to a stream (which stays open).</summary>
     public void Save(Stream stream) => ModelFile.Save(Model, stream);
+
+    /// <summary>
+    /// Writes the network (backbone and main head; the auxiliary branches are training-only and left out) as an ONNX model, for
+    /// serving with ONNX Runtime or any other ONNX runtime, from .NET or another language, without TorchSharp. The file is
+    /// replaced atomically.
+    /// </summary>
+    /// <param name="path">The <c>.onnx</c> file to write.</param>
+    /// <remarks>
+    /// <format type="text/markdown"><![CDATA[
+    /// The model uses ONNX opset 13 (IR version 7); weights are float32.
+    ///
+    /// | Name | Type | Shape | Meaning |
+    /// | -- | -- | -- | -- |
+    /// | `pixels` (input) | float32 | [N, C, H, W] | raw pixels, planar: for `MLImage` columns the R, G and B planes with values 0..255 (what `ExtractPixels` gives with its defaults); for pixel-vector columns the C x H x W values as the column holds them |
+    /// | `logits` (output) | float32 | [N, K] | main-head logits |
+    /// | `probabilities` (output) | float32 | [N, K] | softmax of the logits; column i is `ClassNames[i]` |
+    ///
+    /// N is dynamic. The normalisation learned at training time, `(x - mean) / std` per channel, is the first step inside the
+    /// graph, so callers feed raw pixels. The metadata (`ModelMetadata.CustomMetadataMap` in ONNX Runtime) holds `classNames`
+    /// (a JSON array), `inputShape`, `architecture`, `normalizationMean` and `normalizationStd`.
+    /// To score inside an ML.NET pipeline that `mlContext.Model.Save` can persist, use
+    /// `mlContext.Distillation.ConvertToOnnxScoring` instead.
+    /// ]]></format>
+    /// </remarks>
+    /// <example>
+    /// <code>
+    /// model.ExportOnnx("student.onnx");
+    ///
+    /// // Serving, with only the Microsoft.ML.OnnxRuntime package:
+    /// using var session = new InferenceSession("student.onnx");
+    /// var pixels = new DenseTensor&lt;float&gt;(rawPlanarPixels, [1, 3, 32, 32]);
+    /// using var results = session.Run([NamedOnnxValue.CreateFromTensor("pixels", pixels)]);
+    /// float[] probabilities = results.First(r => r.Name == "probabilities").AsEnumerable&lt;float&gt;().ToArray();
+    /// </code>
+    /// </example>
+    /// <exception cref="NotSupportedException">The network contains a layer the ONNX writer does not know (none of the zoo's do).</exception>
+    public void ExportOnnx(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var onnx = OnnxExporter.ForClassifier(Model);
+        AtomicFile.Write(path, onnx.WriteTo);
+    }
+
+    /// <summary>Writes the network as an ONNX model to a stream (which stays open). See <see cref="ExportOnnx(string)"/> for the contract.</summary>
+    /// <param name="stream">A writable stream.</param>
+    public void ExportOnnx(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        OnnxExporter.ForClassifier(Model).WriteTo(stream);
+    }
 
     /// <summary>Releases the native memory of the network.</summary>
     public void Dispose() => Model.Dispose();
