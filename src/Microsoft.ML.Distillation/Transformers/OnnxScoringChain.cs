@@ -49,7 +49,7 @@ internal static class OnnxScoringChain
         ArgumentNullException.ThrowIfNull(model);
         CheckColumnNames(model);
 
-        var schemaSource = EmptyView(mlContext, model.ImageColumn, model.Shape);
+        var schemaSource = EmptyView(model.ImageColumn, model.Shape);
         using var onnx = new MemoryStream();
         OnnxExporter.ForMLNetScoring(model, PixelsColumn, model.ScoreColumnName, ClassIndexColumn).WriteTo(onnx);
 
@@ -116,34 +116,17 @@ internal static class OnnxScoringChain
     }
 
     /// <summary>A view with no rows and one column: the image column, typed as the model expects it. Enough to fit every step.</summary>
-    private static IDataView EmptyView(MLContext mlContext, ImageColumnInfo image, ImageShape shape)
+    private static EmptyDataView EmptyView(ImageColumnInfo image, ImageShape shape)
     {
-        switch (image.Kind)
+        DataViewType type = image.Kind switch
         {
-            case ImageColumnKind.Image:
-            {
-                var definition = SchemaDefinition.Create(typeof(ImageRow));
-                definition[0].ColumnName = image.Name;
-                definition[0].ColumnType = new ImageDataViewType(shape.Height, shape.Width);
-                return mlContext.Data.LoadFromEnumerable(Array.Empty<ImageRow>(), definition);
-            }
-
-            case ImageColumnKind.ByteVector:
-            {
-                var definition = SchemaDefinition.Create(typeof(ByteVectorRow));
-                definition[0].ColumnName = image.Name;
-                definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Byte, shape.Size);
-                return mlContext.Data.LoadFromEnumerable(Array.Empty<ByteVectorRow>(), definition);
-            }
-
-            default:
-            {
-                var definition = SchemaDefinition.Create(typeof(SingleVectorRow));
-                definition[0].ColumnName = image.Name;
-                definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, shape.Size);
-                return mlContext.Data.LoadFromEnumerable(Array.Empty<SingleVectorRow>(), definition);
-            }
-        }
+            ImageColumnKind.Image => new ImageDataViewType(shape.Height, shape.Width),
+            ImageColumnKind.ByteVector => new VectorDataViewType(NumberDataViewType.Byte, shape.Size),
+            _ => new VectorDataViewType(NumberDataViewType.Single, shape.Size),
+        };
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumn(image.Name, type);
+        return new EmptyDataView(builder.ToSchema());
     }
 
     private static void CheckColumnNames(TrainedClassifier model)
@@ -157,21 +140,6 @@ internal static class OnnxScoringChain
                     $"The column name '{name}' is used by the ONNX scoring chain for an intermediate column; rename the model's columns."));
             }
         }
-    }
-
-    private sealed class ImageRow
-    {
-        public MLImage? Image { get; set; }
-    }
-
-    private sealed class ByteVectorRow
-    {
-        public byte[] Image { get; set; } = [];
-    }
-
-    private sealed class SingleVectorRow
-    {
-        public float[] Image { get; set; } = [];
     }
 
     private sealed class ClassIndexRow
