@@ -24,7 +24,10 @@ namespace Microsoft.ML.Distillation;
 /// | `PredictedLabel` (output) | key of K values | the most probable class; KeyValues are the training label's names |
 ///
 /// Scoring runs in batches of <see cref="ScoringBatchSize"/> rows when the cursor is not shuffled, otherwise one row at a time.
-/// Save with <see cref="Save(string)"/> and load with <c>mlContext.Distillation.LoadModel</c>.
+/// Save with <see cref="Save(string)"/> and load with <c>mlContext.Distillation.LoadModel</c> (a training checkpoint: TorchSharp
+/// weights and the auxiliary branches). To deploy without TorchSharp, write an ONNX file with <see cref="ExportOnnx(string)"/>, or
+/// turn the fitted pipeline into ML.NET's own savable transforms with <c>mlContext.Distillation.ConvertToOnnxScoring</c> and
+/// persist it with <c>mlContext.Model.Save</c>.
 /// ]]></format>
 /// </remarks>
 public sealed class ImageClassifierTransformer : ITransformer, IDisposable
@@ -85,13 +88,16 @@ public sealed class ImageClassifierTransformer : ITransformer, IDisposable
     }
 
     /// <summary>
-    /// ML.NET's model zip cannot hold a TorchSharp network through public API. Use <see cref="Save(string)"/> and
-    /// <c>mlContext.Distillation.LoadModel(path)</c>; save the preprocessing part of the pipeline separately with <c>mlContext.Model.Save</c>.
+    /// ML.NET's model zip cannot hold a TorchSharp network through public API. Convert the fitted pipeline with
+    /// <c>mlContext.Distillation.ConvertToOnnxScoring(model)</c> and save that, or use <see cref="Save(string)"/> and
+    /// <c>mlContext.Distillation.LoadModel(path)</c> for a TorchSharp checkpoint.
     /// </summary>
     void ICanSaveModel.Save(ModelSaveContext ctx)
         => throw new NotSupportedException(
-            $"{nameof(ImageClassifierTransformer)} cannot be written into an ML.NET model zip (mlContext.Model.Save): ML.NET keeps that " +
-            "plumbing internal. Save it with transformer.Save(path) and load it with mlContext.Distillation.LoadModel(path).");
+            $"{nameof(ImageClassifierTransformer)} cannot be written into an ML.NET model zip (mlContext.Model.Save) as it is: ML.NET keeps that " +
+            "plumbing internal. Convert the fitted model with mlContext.Distillation.ConvertToOnnxScoring(model) and save the result " +
+            "(it runs the network with ONNX Runtime, no TorchSharp needed to load it), or keep a TorchSharp checkpoint with " +
+            "transformer.Save(path) and mlContext.Distillation.LoadModel(path).");
 
     /// <summary>Saves the model (weights, auxiliary branches, class names, normalisation, columns) to a file, replacing it atomically.</summary>
     public void Save(string path) => ModelFile.Save(Model, path);
