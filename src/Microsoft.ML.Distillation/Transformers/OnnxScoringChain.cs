@@ -6,6 +6,7 @@ using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Persistence.Onnx;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
+using Microsoft.ML.Transforms.Onnx;
 
 namespace Microsoft.ML.Distillation.Transformers;
 
@@ -53,13 +54,38 @@ internal static class OnnxScoringChain
         using var onnx = new MemoryStream();
         OnnxExporter.ForMLNetScoring(model, PixelsColumn, model.ScoreColumnName, ClassIndexColumn).WriteTo(onnx);
 
-        var pixelsAndScores = PixelStep(mlContext, model.ImageColumn)
-            .Append(mlContext.Transforms.ApplyOnnxModel(
-                outputColumnNames: [model.ScoreColumnName, ClassIndexColumn],
-                inputColumnNames: [PixelsColumn],
-                modelBytes: new MemoryStream(onnx.ToArray(), writable: false)))
-            .Fit(schemaSource);
+        TransformerChain<OnnxTransformer> pixelsAndScores;
+        try
+        {
+            pixelsAndScores = PixelStep(mlContext, model.ImageColumn)
+                .Append(mlContext.Transforms.ApplyOnnxModel(
+                    outputColumnNames: [model.ScoreColumnName, ClassIndexColumn],
+                    inputColumnNames: [PixelsColumn],
+                    modelBytes: new MemoryStream(onnx.ToArray(), writable: false)))
+                .Fit(schemaSource);
+        }
+        catch (Exception e) when (IsNativeLoadFailure(e))
+        {
+            throw new InvalidOperationException(
+                "ONNX Runtime's native library could not be loaded. Add the Microsoft.ML.OnnxRuntime package (or Microsoft.ML.OnnxRuntime.Gpu) " +
+                "to the application: Microsoft.ML.OnnxTransformer brings only the managed part, as in any ML.NET app that uses ApplyOnnxModel.", e);
+        }
 
+        try
+        {
+            return AppendLabeling(mlContext, model, schemaSource, pixelsAndScores);
+        }
+        catch
+        {
+            pixelsAndScores.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Hash + MapValue (PredictedLabel) and DropColumns after the ONNX step; returns the whole chain.</summary>
+    private static TransformerChain<ITransformer> AppendLabeling(
+        MLContext mlContext, TrainedClassifier model, IDataView schemaSource, TransformerChain<OnnxTransformer> pixelsAndScores)
+    {
         for (uint attempt = 0; ; attempt++)
         {
             uint seed = 314489979u + attempt;
@@ -127,6 +153,19 @@ internal static class OnnxScoringChain
         var builder = new DataViewSchema.Builder();
         builder.AddColumn(image.Name, type);
         return new EmptyDataView(builder.ToSchema());
+    }
+
+    private static bool IsNativeLoadFailure(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void CheckColumnNames(TrainedClassifier model)

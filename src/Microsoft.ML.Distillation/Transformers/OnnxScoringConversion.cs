@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using System.Reflection;
+using System.Runtime.ExceptionServices;
 using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Distillation.Transformers;
@@ -27,9 +28,17 @@ internal static class OnnxScoringConversion
         if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(TransformerChain<>))
         {
             object?[] arguments = [mlContext, model, converted];
-            var result = (ITransformer)s_convertChain.MakeGenericMethod(type.GetGenericArguments()[0]).Invoke(null, arguments)!;
-            converted = (int)arguments[2]!;
-            return result;
+            try
+            {
+                var result = (ITransformer)s_convertChain.MakeGenericMethod(type.GetGenericArguments()[0]).Invoke(null, arguments)!;
+                converted = (int)arguments[2]!;
+                return result;
+            }
+            catch (TargetInvocationException e) when (e.InnerException is not null)
+            {
+                ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+                throw;
+            }
         }
 
         return model;
