@@ -158,6 +158,38 @@ public sealed class OnnxScoringTests
     }
 
     [TestMethod]
+    public void ConvertedModel_ForFloatPixelVectors_GivesTheSameScoresAndLabels_AfterSaveAndLoad()
+    {
+        var ml = new MLContext(seed: 4);
+        var shape = new ImageShape(3, 32, 32);
+        var generator = new Random(5);
+        var rows = Enumerable.Range(0, 8)
+            .Select(_ => new FloatPixels { Pixels = [.. Enumerable.Range(0, shape.Size).Select(_ => (float)(generator.NextDouble() * 255))] })
+            .ToList();
+        var definition = SchemaDefinition.Create(typeof(FloatPixels));
+        definition["Pixels"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3, 32, 32);
+        var data = ml.Data.LoadFromEnumerable(rows, definition);
+        using var classifier = RandomClassifier(ml, "vgg8", new ImageColumnInfo("Pixels", ImageColumnKind.SingleVector, shape));
+        string zip = Path.Combine(TempFolder(), "model.zip");
+
+        using (var servable = (IDisposable)ml.Distillation.ConvertToOnnxScoring(classifier))
+        {
+            ml.Model.Save((ITransformer)servable, data.Schema, zip);
+        }
+
+        var loaded = ml.Model.Load(zip, out _);
+        try
+        {
+            AssertSamePredictions(Predictions(ml, classifier, data), Predictions(ml, loaded, data), "float-vector model after Save/Load");
+            Assert.IsNotNull(loaded.Transform(data).Schema.GetColumnOrNull("Pixels"), "the input column passes through");
+        }
+        finally
+        {
+            (loaded as IDisposable)?.Dispose();
+        }
+    }
+
+    [TestMethod]
     public void ConvertToOnnxScoring_KeepsScopes_AndRejectsAModelWithoutAClassifier()
     {
         var ml = SharedTeacher.Ml;
@@ -200,9 +232,14 @@ public sealed class OnnxScoringTests
 
     /// <summary>A classifier over MLImage columns with a random resnet whose batch norms have random statistics (no training needed).</summary>
     internal static ImageClassifierTransformer RandomImageClassifier(MLContext ml, string architecture, int imageSize)
+        => RandomClassifier(ml, architecture, new ImageColumnInfo("Image", ImageColumnKind.Image, new ImageShape(3, imageSize, imageSize)));
+
+    /// <summary>A classifier over <paramref name="column"/> with a random network whose batch norms have random statistics.</summary>
+    internal static ImageClassifierTransformer RandomClassifier(MLContext ml, string architecture, ImageColumnInfo column)
     {
+        var shape = column.Shape!.Value;
         random.manual_seed(21);
-        var network = NetworkRegistry.Create(architecture, 3, FashionMnistImage.ClassNames.Length);
+        var network = NetworkRegistry.Create(architecture, shape.Channels, FashionMnistImage.ClassNames.Length);
         using (no_grad())
         {
             foreach (var norm in network.Backbone.modules().OfType<BatchNorm2d>())
@@ -214,10 +251,9 @@ public sealed class OnnxScoringTests
             }
         }
 
-        var shape = new ImageShape(3, imageSize, imageSize);
-        var model = new TrainedClassifier(network, "Student", new ImageColumnInfo("Image", ImageColumnKind.Image, shape),
-            FashionMnistImage.ClassNames, ChannelNormalization.FromValues([120f, 110f, 100f], [60f, 65f, 70f], 3),
-            "Score", "PredictedLabel", CPU);
+        var normalization = ChannelNormalization.FromValues(
+            [.. Enumerable.Range(0, shape.Channels).Select(c => 120f - 10 * c)], [.. Enumerable.Range(0, shape.Channels).Select(c => 60f + 5 * c)], shape.Channels);
+        var model = new TrainedClassifier(network, "Student", column, FashionMnistImage.ClassNames, normalization, "Score", "PredictedLabel", CPU);
         return new ImageClassifierTransformer(ml, model);
     }
 
@@ -235,6 +271,11 @@ public sealed class OnnxScoringTests
         TestContext.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{context}, {expected.Count} rows: max |score diff| {diff:E2}"));
         Assert.IsLessThan(Tolerance, diff, context);
         CollectionAssert.AreEqual(expected.Select(p => p.Label).ToList(), actual.Select(p => p.Label).ToList(), context);
+    }
+
+    private sealed class FloatPixels
+    {
+        public float[] Pixels { get; set; } = [];
     }
 
     private static IEnumerable<ITransformer> Flatten(ITransformer transformer)
