@@ -2,6 +2,7 @@
 
 using Microsoft.ML.Distillation.Estimators;
 using Microsoft.ML.Distillation.Persistence;
+using Microsoft.ML.Distillation.Transformers;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Distillation;
@@ -148,6 +149,57 @@ public sealed class DistillationCatalog
         options.BatchSize = batchSize;
         options.LearningRate = learningRate;
         return options;
+    }
+
+    /// <summary>
+    /// Returns <paramref name="model"/> with every <see cref="ImageClassifierTransformer"/> in it (at any depth of transformer
+    /// chains) replaced by an equivalent chain of ML.NET's own transforms that runs the network with ONNX Runtime. The result can
+    /// be saved with <c>mlContext.Model.Save</c> and loaded with <c>mlContext.Model.Load</c> by a process that has neither
+    /// TorchSharp nor this library: only Microsoft.ML, Microsoft.ML.ImageAnalytics (for image columns), Microsoft.ML.OnnxTransformer
+    /// and an ONNX Runtime package (Microsoft.ML.OnnxRuntime, or its GPU variant).
+    /// </summary>
+    /// <param name="model">A fitted model: an <see cref="ImageClassifierTransformer"/> or a chain that contains one or more.</param>
+    /// <returns>
+    /// The converted model. Transformers other than the classifiers are the same instances, and chains keep their scopes.
+    /// Dispose it when done: the ONNX transformers hold native sessions.
+    /// </returns>
+    /// <remarks>
+    /// <format type="text/markdown"><![CDATA[
+    /// Each classifier becomes: the pixel step (`ExtractPixels` with RGB planes and values 0..255 for `MLImage` columns,
+    /// `ConvertType` to Single for byte vectors, `CopyColumns` for float vectors) into an intermediate column, `ApplyOnnxModel`
+    /// with the network, its normalisation, softmax and arg-max embedded (the ONNX bytes are stored in the saved zip), then
+    /// `Hash` and `MapValue` that turn the arg-max into `PredictedLabel`, and `DropColumns` of the intermediate columns
+    /// (`DistillationOnnxPixels`, `DistillationOnnxClassIndex`, `DistillationOnnxClassHash`).
+    ///
+    /// | Column | Type | Same as the TorchSharp transformer? |
+    /// | -- | -- | -- |
+    /// | `Score` | `Vector<Single>` of K | the same probabilities (to float32 rounding); without the slot-name and score-kind annotations |
+    /// | `PredictedLabel` | key of K values, KeyValues = class names | the same key values and names, so `MapKeyToValue` and the evaluators work |
+    ///
+    /// Scoring runs one row at a time, as ML.NET's OnnxTransformer does.
+    /// ]]></format>
+    /// </remarks>
+    /// <example>
+    /// <code>
+    /// ITransformer model = pipeline.Fit(train);                        // contains the TorchSharp classifier
+    /// using var servable = (IDisposable)ml.Distillation.ConvertToOnnxScoring(model);
+    /// ml.Model.Save((ITransformer)servable, train.Schema, "model.zip");
+    /// // In the serving process (no TorchSharp): ml.Model.Load("model.zip", out var inputSchema).Transform(data)
+    /// </code>
+    /// </example>
+    /// <exception cref="ArgumentException"><paramref name="model"/> contains no <see cref="ImageClassifierTransformer"/>.</exception>
+    public ITransformer ConvertToOnnxScoring(ITransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        int converted = 0;
+        var result = OnnxScoringConversion.Convert(MLContext, model, ref converted);
+        if (converted == 0)
+        {
+            throw new ArgumentException(
+                $"The model contains no {nameof(ImageClassifierTransformer)} to convert (it is a {model.GetType().Name}).", nameof(model));
+        }
+
+        return result;
     }
 
     /// <summary>Loads a model saved with <see cref="ImageClassifierTransformer.Save(string)"/>.</summary>

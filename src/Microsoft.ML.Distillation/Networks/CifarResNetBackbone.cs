@@ -62,6 +62,19 @@ internal sealed class CifarResNetBackbone : TappedBackbone
     /// <inheritdoc/>
     public override int EmbeddingSize => _tapChannels[^1];
 
+    /// <summary>The stem convolution (read by the ONNX writer).</summary>
+    internal Conv2d StemConvolution => _conv1;
+
+    /// <summary>The stem batch norm.</summary>
+    internal BatchNorm2d StemNorm => _bn1;
+
+    /// <summary>The three stages (layer1..layer3), each with its blocks in forward order.</summary>
+    internal IReadOnlyList<IReadOnlyList<ResNetBasicBlock>> Stages
+        => [.. new[] { _layer1, _layer2, _layer3 }.Select(stage => (IReadOnlyList<ResNetBasicBlock>)[.. stage.children().Cast<ResNetBasicBlock>()])];
+
+    /// <summary>The main head.</summary>
+    internal Linear Head => _fc;
+
     /// <inheritdoc/>
     public override BackboneOutput ForwardWithTaps(Tensor input)
     {

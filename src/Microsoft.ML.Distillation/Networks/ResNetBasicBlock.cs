@@ -62,6 +62,16 @@ internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
         return nn.Sequential(modules);
     }
 
+    /// <summary>conv1 and bn1 (read by the ONNX writer).</summary>
+    internal (Conv2d Convolution, BatchNorm2d Norm) First => (_conv1, _bn1);
+
+    /// <summary>conv2 and bn2.</summary>
+    internal (Conv2d Convolution, BatchNorm2d Norm) Second => (_conv2, _bn2);
+
+    /// <summary>The 1x1 projection and its batch norm, or null for the identity shortcut.</summary>
+    internal (Conv2d Convolution, BatchNorm2d Norm)? Projection
+        => _downsample is null ? null : ((Conv2d)_downsample[0], (BatchNorm2d)_downsample[1]);
+
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();

@@ -79,6 +79,15 @@ internal sealed class VggBackbone : TappedBackbone
     /// <inheritdoc/>
     public override int EmbeddingSize => _tapChannels[^1];
 
+    /// <summary>The five conv blocks (read by the ONNX writer).</summary>
+    internal IReadOnlyList<Sequential> Blocks => [_block0, _block1, _block2, _block3, _block4];
+
+    /// <summary>The max pools after blocks 0, 1 and 2.</summary>
+    internal IReadOnlyList<MaxPool2d> Pools => [_pool0, _pool1, _pool2];
+
+    /// <summary>The main head.</summary>
+    internal Linear Head => _classifier;
+
     /// <inheritdoc/>
     public override BackboneOutput ForwardWithTaps(Tensor input)
     {

@@ -64,6 +64,19 @@ internal sealed class WideResNetBackbone : TappedBackbone
     /// <inheritdoc/>
     public override int EmbeddingSize => _tapChannels[^1];
 
+    /// <summary>The stem convolution (read by the ONNX writer).</summary>
+    internal Conv2d StemConvolution => _conv1;
+
+    /// <summary>The three stages (block1..block3), each with its blocks in forward order.</summary>
+    internal IReadOnlyList<IReadOnlyList<WideResNetBlock>> Stages
+        => [.. new[] { _block1, _block2, _block3 }.Select(stage => (IReadOnlyList<WideResNetBlock>)[.. stage.Blocks])];
+
+    /// <summary>The batch norm before the final ReLU and pooling.</summary>
+    internal BatchNorm2d FinalNorm => _bn1;
+
+    /// <summary>The main head.</summary>
+    internal Linear Head => _fc;
+
     /// <inheritdoc/>
     public override BackboneOutput ForwardWithTaps(Tensor input)
     {

@@ -51,6 +51,18 @@ internal sealed class WideResNetBlock : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The pre-activation batch norm (read by the ONNX writer).</summary>
+    internal BatchNorm2d PreActivationNorm => _bn1;
+
+    /// <summary>conv1 and the batch norm that follows it (bn2).</summary>
+    internal (Conv2d Convolution, BatchNorm2d Norm) First => (_conv1, _bn2);
+
+    /// <summary>conv2 (no batch norm follows it inside the block).</summary>
+    internal Conv2d Second => _conv2;
+
+    /// <summary>The 1x1 projection applied to ReLU(bn1(x)), or null for the identity shortcut on x.</summary>
+    internal Conv2d? Projection => _convShortcut;
+
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();

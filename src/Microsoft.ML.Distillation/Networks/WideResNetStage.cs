@@ -32,4 +32,7 @@ internal sealed class WideResNetStage : nn.Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor input) => _layer.call(input);
+
+    /// <summary>The blocks, in forward order (read by the ONNX writer).</summary>
+    internal IEnumerable<WideResNetBlock> Blocks => _layer.children().Cast<WideResNetBlock>();
 }

@@ -25,22 +25,7 @@ internal static class ModelFile
     public static void Save(TrainedClassifier model, string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        try
-        {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-            {
-                Save(model, file);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-                File.Delete(temp);
-        }
+        AtomicFile.Write(path, stream => Save(model, stream));
     }
 
     public static void Save(TrainedClassifier model, Stream stream)

@@ -3,6 +3,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Persistence;
+using Microsoft.ML.Distillation.Persistence.Onnx;
 using Microsoft.ML.Distillation.Transformers;
 using Microsoft.ML.Runtime;
 
@@ -23,7 +24,10 @@ namespace Microsoft.ML.Distillation;
 /// | `PredictedLabel` (output) | key of K values | the most probable class; KeyValues are the training label's names |
 ///
 /// Scoring runs in batches of <see cref="ScoringBatchSize"/> rows when the cursor is not shuffled, otherwise one row at a time.
-/// Save with <see cref="Save(string)"/> and load with <c>mlContext.Distillation.LoadModel</c>.
+/// Save with <see cref="Save(string)"/> and load with <c>mlContext.Distillation.LoadModel</c> (a training checkpoint: TorchSharp
+/// weights and the auxiliary branches). To deploy without TorchSharp, write an ONNX file with <see cref="ExportOnnx(string)"/>, or
+/// turn the fitted pipeline into ML.NET's own savable transforms with <c>mlContext.Distillation.ConvertToOnnxScoring</c> and
+/// persist it with <c>mlContext.Model.Save</c>.
 /// ]]></format>
 /// </remarks>
 public sealed class ImageClassifierTransformer : ITransformer, IDisposable
@@ -82,19 +86,72 @@ public sealed class ImageClassifierTransformer : ITransformer, IDisposable
     }
 
     /// <summary>
-    /// ML.NET's model zip cannot hold a TorchSharp network through public API. Use <see cref="Save(string)"/> and
-    /// <c>mlContext.Distillation.LoadModel(path)</c>; save the preprocessing part of the pipeline separately with <c>mlContext.Model.Save</c>.
+    /// ML.NET's model zip cannot hold a TorchSharp network through public API. Convert the fitted pipeline with
+    /// <c>mlContext.Distillation.ConvertToOnnxScoring(model)</c> and save that, or use <see cref="Save(string)"/> and
+    /// <c>mlContext.Distillation.LoadModel(path)</c> for a TorchSharp checkpoint.
     /// </summary>
     void ICanSaveModel.Save(ModelSaveContext ctx)
         => throw new NotSupportedException(
-            $"{nameof(ImageClassifierTransformer)} cannot be written into an ML.NET model zip (mlContext.Model.Save): ML.NET keeps that " +
-            "plumbing internal. Save it with transformer.Save(path) and load it with mlContext.Distillation.LoadModel(path).");
+            $"{nameof(ImageClassifierTransformer)} cannot be written into an ML.NET model zip (mlContext.Model.Save) as it is: ML.NET keeps that " +
+            "plumbing internal. Convert the fitted model with mlContext.Distillation.ConvertToOnnxScoring(model) and save the result " +
+            "(it runs the network with ONNX Runtime, no TorchSharp needed to load it), or keep a TorchSharp checkpoint with " +
+            "transformer.Save(path) and mlContext.Distillation.LoadModel(path).");
 
     /// <summary>Saves the model (weights, auxiliary branches, class names, normalisation, columns) to a file, replacing it atomically.</summary>
     public void Save(string path) => ModelFile.Save(Model, path);
 
     /// <summary>Saves the model to a stream (which stays open).</summary>
     public void Save(Stream stream) => ModelFile.Save(Model, stream);
+
+    /// <summary>
+    /// Writes the network (backbone and main head; the auxiliary branches are training-only and left out) as an ONNX model, for
+    /// serving with ONNX Runtime or any other ONNX runtime, from .NET or another language, without TorchSharp. The file is
+    /// replaced atomically.
+    /// </summary>
+    /// <param name="path">The <c>.onnx</c> file to write.</param>
+    /// <remarks>
+    /// <format type="text/markdown"><![CDATA[
+    /// The model uses ONNX opset 13 (IR version 7); weights are float32.
+    ///
+    /// | Name | Type | Shape | Meaning |
+    /// | -- | -- | -- | -- |
+    /// | `pixels` (input) | float32 | [N, C, H, W] | raw pixels, planar: for `MLImage` columns the R, G and B planes with values 0..255 (what `ExtractPixels` gives with its defaults); for pixel-vector columns the C x H x W values as the column holds them |
+    /// | `logits` (output) | float32 | [N, K] | main-head logits |
+    /// | `probabilities` (output) | float32 | [N, K] | softmax of the logits; column i is `ClassNames[i]` |
+    ///
+    /// N is dynamic. The normalisation learned at training time, `(x - mean) / std` per channel, is the first step inside the
+    /// graph, so callers feed raw pixels. The metadata (`ModelMetadata.CustomMetadataMap` in ONNX Runtime) holds `classNames`
+    /// (a JSON array), `inputShape`, `architecture`, `normalizationMean` and `normalizationStd`.
+    /// To score inside an ML.NET pipeline that `mlContext.Model.Save` can persist, use
+    /// `mlContext.Distillation.ConvertToOnnxScoring` instead.
+    /// ]]></format>
+    /// </remarks>
+    /// <example>
+    /// <code>
+    /// model.ExportOnnx("student.onnx");
+    ///
+    /// // Serving, with only the Microsoft.ML.OnnxRuntime package:
+    /// using var session = new InferenceSession("student.onnx");
+    /// var pixels = new DenseTensor&lt;float&gt;(rawPlanarPixels, [1, 3, 32, 32]);
+    /// using var results = session.Run([NamedOnnxValue.CreateFromTensor("pixels", pixels)]);
+    /// float[] probabilities = results.First(r => r.Name == "probabilities").AsEnumerable&lt;float&gt;().ToArray();
+    /// </code>
+    /// </example>
+    /// <exception cref="NotSupportedException">The network contains a layer the ONNX writer does not know (none of the zoo's do).</exception>
+    public void ExportOnnx(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var onnx = OnnxExporter.ForClassifier(Model);
+        AtomicFile.Write(path, onnx.WriteTo);
+    }
+
+    /// <summary>Writes the network as an ONNX model to a stream (which stays open). See <see cref="ExportOnnx(string)"/> for the contract.</summary>
+    /// <param name="stream">A writable stream.</param>
+    public void ExportOnnx(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        OnnxExporter.ForClassifier(Model).WriteTo(stream);
+    }
 
     /// <summary>Releases the native memory of the network.</summary>
     public void Dispose() => Model.Dispose();

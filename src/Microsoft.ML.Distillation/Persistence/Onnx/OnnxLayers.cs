@@ -1,0 +1,223 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Persistence.Onnx;
+
+/// <summary>
+/// TorchSharp modules as ONNX nodes (opset 13), with their weights as initializers. Each method takes the name of the value
+/// the layer reads and returns the name of the value it produces; <c>name</c> is the module's state-dict path, used for the
+/// node and initializer names so that a graph viewer shows where each node comes from.
+/// </summary>
+/// <remarks>
+/// Inference semantics only: batch norms use their running statistics, as TorchSharp does in eval mode.
+/// </remarks>
+internal static class OnnxLayers
+{
+    /// <summary>
+    /// A 2-d convolution, with the batch norm that directly follows it folded in when <paramref name="followingNorm"/> is given:
+    /// with s = gamma / sqrt(var + eps), <c>W' = W * s</c> per output channel and <c>b' = (b - mean) * s + beta</c>
+    /// (computed in float64, stored as float32).
+    /// </summary>
+    public static string Convolution(OnnxGraphBuilder graph, string input, Conv2d conv, BatchNorm2d? followingNorm, string name)
+    {
+        if (conv.padding is not { Length: 2 } padding || conv.padding_mode != PaddingModes.Zeros)
+        {
+            throw new NotSupportedException($"'{name}': only convolutions with explicit zero padding can be written to ONNX.");
+        }
+
+        long outChannels = conv.out_channels;
+        double[] weight = Values(conv.weight);
+        double[] bias = conv.bias is null ? new double[outChannels] : Values(conv.bias);
+        long perChannel = weight.Length / outChannels;
+        string weightName = name + ".weight";
+        if (followingNorm is not null)
+        {
+            var (scale, shift) = NormAsAffine(followingNorm, name);
+            for (long c = 0; c < outChannels; c++)
+            {
+                for (long k = 0; k < perChannel; k++)
+                {
+                    weight[c * perChannel + k] *= scale[c];
+                }
+
+                bias[c] = bias[c] * scale[c] + shift[c];
+            }
+
+            weightName = name + ".weight_folded";
+        }
+
+        long[] kernel = conv.kernel_size;
+        string w = graph.AddInitializer(weightName, [outChannels, conv.in_channels / conv.groups, kernel[0], kernel[1]], ToFloats(weight));
+        string b = graph.AddInitializer(followingNorm is null ? name + ".bias" : name + ".bias_folded", [outChannels], ToFloats(bias));
+        return graph.AddNode("Conv", name, [input, w, b],
+        [
+            OnnxAttribute.Ints("kernel_shape", kernel[0], kernel[1]),
+            OnnxAttribute.Ints("strides", conv.stride[0], conv.stride[1]),
+            OnnxAttribute.Ints("pads", padding[0], padding[1], padding[0], padding[1]),
+            OnnxAttribute.Ints("dilations", conv.dilation[0], conv.dilation[1]),
+            OnnxAttribute.Int("group", conv.groups),
+        ]);
+    }
+
+    /// <summary>A batch norm that cannot be folded (it does not follow a convolution), as BatchNormalization with its running statistics.</summary>
+    public static string BatchNormalization(OnnxGraphBuilder graph, string input, BatchNorm2d norm, string name)
+    {
+        if (norm.running_mean is null || norm.running_var is null)
+        {
+            throw new NotSupportedException($"'{name}': a batch norm without running statistics cannot be written to ONNX.");
+        }
+
+        long channels = norm.num_features;
+        float[] scale = norm.weight is null ? Filled(channels, 1f) : ToFloats(Values(norm.weight));
+        float[] shift = norm.bias is null ? new float[channels] : ToFloats(Values(norm.bias));
+        string s = graph.AddInitializer(name + ".weight", [channels], scale);
+        string b = graph.AddInitializer(name + ".bias", [channels], shift);
+        string m = graph.AddInitializer(name + ".running_mean", [channels], ToFloats(Values(norm.running_mean)));
+        string v = graph.AddInitializer(name + ".running_var", [channels], ToFloats(Values(norm.running_var)));
+        return graph.AddNode("BatchNormalization", name, [input, s, b, m, v], [OnnxAttribute.Float("epsilon", (float)norm.eps)]);
+    }
+
+    /// <summary>A linear layer on [N, D]: Gemm(x, W, b) with transB = 1, W stored as PyTorch keeps it ([out, in]).</summary>
+    public static string Linear(OnnxGraphBuilder graph, string input, Linear linear, string name, string? outputName = null)
+    {
+        long outFeatures = linear.out_features;
+        string w = graph.AddInitializer(name + ".weight", [outFeatures, linear.in_features], ToFloats(Values(linear.weight)));
+        var inputs = new List<string> { input, w };
+        if (linear.bias is not null)
+        {
+            inputs.Add(graph.AddInitializer(name + ".bias", [outFeatures], ToFloats(Values(linear.bias))));
+        }
+
+        return graph.AddNode("Gemm", name, inputs, [OnnxAttribute.Int("transB", 1)], outputName);
+    }
+
+    /// <summary>2-d max pooling with the module's kernel, stride, padding, dilation and ceil mode.</summary>
+    public static string MaxPool(OnnxGraphBuilder graph, string input, MaxPool2d pool, string name)
+    {
+        long[] kernel = Pair(pool.kernel_size);
+        long[] stride = pool.stride is null || pool.stride.Length == 0 ? kernel : Pair(pool.stride);
+        long[] padding = pool.padding is null || pool.padding.Length == 0 ? [0, 0] : Pair(pool.padding);
+        long[] dilation = pool.dilation is null || pool.dilation.Length == 0 ? [1, 1] : Pair(pool.dilation);
+        var attributes = new List<OnnxAttribute>
+        {
+            OnnxAttribute.Ints("kernel_shape", kernel),
+            OnnxAttribute.Ints("strides", stride),
+            OnnxAttribute.Ints("pads", padding[0], padding[1], padding[0], padding[1]),
+            OnnxAttribute.Int("ceil_mode", pool.ceil_mode ? 1 : 0),
+        };
+        if (dilation[0] != 1 || dilation[1] != 1)
+        {
+            attributes.Add(OnnxAttribute.Ints("dilations", dilation));
+        }
+
+        return graph.AddNode("MaxPool", name, [input], attributes);
+    }
+
+    /// <summary>ReLU.</summary>
+    public static string Relu(OnnxGraphBuilder graph, string input, string name) => graph.AddNode("Relu", name, [input]);
+
+    /// <summary>Element-wise sum (the residual connection).</summary>
+    public static string Add(OnnxGraphBuilder graph, string left, string right, string name) => graph.AddNode("Add", name, [left, right]);
+
+    /// <summary>Global average pooling [N, C, H, W] -> [N, C, 1, 1], flattened to [N, C] (adaptive_avg_pool2d(x, 1).flatten(1)).</summary>
+    public static string GlobalAveragePoolFlat(OnnxGraphBuilder graph, string input, string name)
+    {
+        string pooled = graph.AddNode("GlobalAveragePool", name, [input]);
+        return graph.AddNode("Flatten", name + ".flatten", [pooled], [OnnxAttribute.Int("axis", 1)]);
+    }
+
+    /// <summary>
+    /// The children of a <see cref="Sequential"/> made of Conv2d (with the BatchNorm2d right after it folded in), BatchNorm2d,
+    /// ReLU and MaxPool2d, in order. Child i is named <c>{name}.{i}</c> as in the state dict.
+    /// </summary>
+    public static string Sequential(OnnxGraphBuilder graph, string input, Sequential sequential, string name)
+    {
+        var children = sequential.named_children().ToList();
+        string x = input;
+        for (int i = 0; i < children.Count; i++)
+        {
+            var (childName, child) = children[i];
+            string path = name + "." + childName;
+            switch (child)
+            {
+                case Conv2d conv:
+                    var norm = i + 1 < children.Count ? children[i + 1].module as BatchNorm2d : null;
+                    x = Convolution(graph, x, conv, norm, path);
+                    if (norm is not null)
+                    {
+                        i++;
+                    }
+
+                    break;
+                case BatchNorm2d norm2d:
+                    x = BatchNormalization(graph, x, norm2d, path);
+                    break;
+                case ReLU:
+                    x = Relu(graph, x, path);
+                    break;
+                case MaxPool2d pool:
+                    x = MaxPool(graph, x, pool, path);
+                    break;
+                default:
+                    throw new NotSupportedException($"'{path}': the ONNX writer does not know {child.GetType().Name} modules.");
+            }
+        }
+
+        return x;
+    }
+
+    /// <summary>A batch norm as y = x * scale + shift per channel (float64): scale = gamma / sqrt(var + eps), shift = beta - mean * scale.</summary>
+    private static (double[] Scale, double[] Shift) NormAsAffine(BatchNorm2d norm, string name)
+    {
+        if (norm.running_mean is null || norm.running_var is null)
+        {
+            throw new NotSupportedException($"'{name}': a batch norm without running statistics cannot be folded.");
+        }
+
+        long channels = norm.num_features;
+        double[] mean = Values(norm.running_mean);
+        double[] variance = Values(norm.running_var);
+        double[] gamma = norm.weight is null ? [.. Enumerable.Repeat(1.0, (int)channels)] : Values(norm.weight);
+        double[] beta = norm.bias is null ? new double[channels] : Values(norm.bias);
+        var scale = new double[channels];
+        var shift = new double[channels];
+        for (long c = 0; c < channels; c++)
+        {
+            scale[c] = gamma[c] / Math.Sqrt(variance[c] + norm.eps);
+            shift[c] = beta[c] - mean[c] * scale[c];
+        }
+
+        return (scale, shift);
+    }
+
+    /// <summary>A tensor's values, row-major, as float64 (read from any device).</summary>
+    private static double[] Values(Tensor tensor)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return tensor.detach().cpu().to_type(ScalarType.Float64).contiguous().data<double>().ToArray();
+    }
+
+    private static float[] ToFloats(double[] values)
+    {
+        var result = new float[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            result[i] = (float)values[i];
+        }
+
+        return result;
+    }
+
+    private static float[] Filled(long count, float value)
+    {
+        var result = new float[count];
+        Array.Fill(result, value);
+        return result;
+    }
+
+    private static long[] Pair(long[] values) => values.Length == 1 ? [values[0], values[0]] : [values[0], values[1]];
+}
