@@ -69,9 +69,11 @@ public sealed class ScenarioResult
     public double? RssAfterEpoch5GiB { get; set; }
     public double? GemmGflops { get; set; }
     public int Steps { get; set; }
+    public Dictionary<string, double>? Scoring { get; set; }
 
     public string Summary()
         => GemmGflops is double g ? $"GEMM {g:F0} GFLOP/s"
+            : Scoring is not null ? string.Join("; ", Scoring.Select(kv => $"{kv.Key}: {kv.Value:F0} img/s"))
             : RssAfterEpoch1GiB is double r1 ? $"RSS after epoch 1 {r1:F3} GiB, after epoch 5 {RssAfterEpoch5GiB:F3} GiB"
             : $"{MedianImagesPerSecond:F1} img/s (p10 {P10ImagesPerSecond:F1}, p90 {P90ImagesPerSecond:F1}), {AchievedGflops:F0} GFLOP/s, data {DataShare:P1}, peak RSS {PeakRssGiB:F2} GiB";
 }
@@ -81,7 +83,7 @@ internal static class Scenarios
 {
     public static readonly string[] Names =
     {
-        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "inference-wrn16_2", "rss-growth",
+        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
     };
 
     public static ScenarioResult Run(string name, BenchmarkOptions o)
@@ -96,6 +98,7 @@ internal static class Scenarios
             "hsakd-wrn40_2-wrn16_2" => Step(name, "HSAKD step, WRN-40-2 (aux) -> WRN-16-2 (aux), 4 rotations", o, "wrn16_2", "wrn40_2", new HsakdLoss(3, 1, 1, 1)),
             "hsakd-resnet32x4-resnet8x4" => Step(name, "HSAKD step, ResNet32x4 (aux) -> ResNet8x4 (aux), 4 rotations", o, "resnet8x4", "resnet32x4", new HsakdLoss(3, 1, 1, 1)),
             "inference-wrn16_2" => Inference(o),
+            "scoring-wrn16_2" => ScoringComparison.Run(o),
             "rss-growth" => RssGrowth(o),
             _ => throw new ArgumentException($"unknown scenario {name}; known: {string.Join(", ", Names)}"),
         };

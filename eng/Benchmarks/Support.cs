@@ -96,10 +96,20 @@ internal static class Report
         sb.AppendLine();
         sb.AppendLine("| scenario | img/s median | p10-p90 | GFLOP/step | GFLOP/s | of GEMM | data prep share | peak RSS (GiB) |");
         sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
-        foreach (var r in results.Where(r => r.GemmGflops is null && r.RssAfterEpoch1GiB is null))
+        foreach (var r in results.Where(r => r.GemmGflops is null && r.RssAfterEpoch1GiB is null && r.Scoring is null))
         {
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"| {r.Description} | {r.MedianImagesPerSecond:F1} | {r.P10ImagesPerSecond:F1}-{r.P90ImagesPerSecond:F1} | {r.GflopPerStep:F1} | {r.AchievedGflops:F0} | {r.AchievedGflops / gemm:P0} | {(r.DataShare > 0 ? r.DataShare.ToString("P1", CultureInfo.InvariantCulture) : "-")} | {r.PeakRssGiB:F2} |");
+        }
+        foreach (var r in results.Where(r => r.Scoring is not null))
+        {
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"{r.Description} (CPU, {o.Threads} threads; random weights, 3x32x32, 100 classes):");
+            sb.AppendLine();
+            sb.AppendLine("| path | images/s |");
+            sb.AppendLine("| --- | --- |");
+            foreach (var (path, rate) in r.Scoring!)
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {path} | {rate:F0} |");
         }
         var rss = results.FirstOrDefault(r => r.RssAfterEpoch1GiB is not null);
         if (rss is not null)
