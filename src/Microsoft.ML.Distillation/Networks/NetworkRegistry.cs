@@ -13,27 +13,30 @@ namespace Microsoft.ML.Distillation.Networks;
 /// </summary>
 internal static partial class NetworkRegistry
 {
-    private static readonly Dictionary<string, Func<int, int, int, ClassifierNetwork>> s_factories =
+    /// <summary>A registered network: how to build it, and how many auxiliary branches (taps) it has.</summary>
+    private sealed record Entry(Func<int, int, int, ClassifierNetwork> Create, int AuxiliaryBranches);
+
+    private static readonly Dictionary<string, Entry> s_factories =
         new(StringComparer.Ordinal)
         {
-            ["resnet8"] = (c, k, m) => CifarResNet.Create("resnet8", 8, CifarResNet.StandardWidths, c, k, m),
-            ["resnet14"] = (c, k, m) => CifarResNet.Create("resnet14", 14, CifarResNet.StandardWidths, c, k, m),
-            ["resnet20"] = (c, k, m) => CifarResNet.Create("resnet20", 20, CifarResNet.StandardWidths, c, k, m),
-            ["resnet32"] = (c, k, m) => CifarResNet.Create("resnet32", 32, CifarResNet.StandardWidths, c, k, m),
-            ["resnet44"] = (c, k, m) => CifarResNet.Create("resnet44", 44, CifarResNet.StandardWidths, c, k, m),
-            ["resnet56"] = (c, k, m) => CifarResNet.Create("resnet56", 56, CifarResNet.StandardWidths, c, k, m),
-            ["resnet110"] = (c, k, m) => CifarResNet.Create("resnet110", 110, CifarResNet.StandardWidths, c, k, m),
-            ["resnet8x4"] = (c, k, m) => CifarResNet.Create("resnet8x4", 8, CifarResNet.WideWidths, c, k, m),
-            ["resnet32x4"] = (c, k, m) => CifarResNet.Create("resnet32x4", 32, CifarResNet.WideWidths, c, k, m),
-            ["wrn16_1"] = (c, k, m) => WideResNet.Create("wrn16_1", 16, 1, c, k, m),
-            ["wrn16_2"] = (c, k, m) => WideResNet.Create("wrn16_2", 16, 2, c, k, m),
-            ["wrn40_1"] = (c, k, m) => WideResNet.Create("wrn40_1", 40, 1, c, k, m),
-            ["wrn40_2"] = (c, k, m) => WideResNet.Create("wrn40_2", 40, 2, c, k, m),
-            ["vgg8"] = (c, k, m) => Vgg.Create("vgg8", 8, c, k, m),
-            ["vgg11"] = (c, k, m) => Vgg.Create("vgg11", 11, c, k, m),
-            ["vgg13"] = (c, k, m) => Vgg.Create("vgg13", 13, c, k, m),
-            ["vgg16"] = (c, k, m) => Vgg.Create("vgg16", 16, c, k, m),
-            ["vgg19"] = (c, k, m) => Vgg.Create("vgg19", 19, c, k, m),
+            ["resnet8"] = new((c, k, m) => CifarResNet.Create("resnet8", 8, CifarResNet.StandardWidths, c, k, m), 3),
+            ["resnet14"] = new((c, k, m) => CifarResNet.Create("resnet14", 14, CifarResNet.StandardWidths, c, k, m), 3),
+            ["resnet20"] = new((c, k, m) => CifarResNet.Create("resnet20", 20, CifarResNet.StandardWidths, c, k, m), 3),
+            ["resnet32"] = new((c, k, m) => CifarResNet.Create("resnet32", 32, CifarResNet.StandardWidths, c, k, m), 3),
+            ["resnet44"] = new((c, k, m) => CifarResNet.Create("resnet44", 44, CifarResNet.StandardWidths, c, k, m), 3),
+            ["resnet56"] = new((c, k, m) => CifarResNet.Create("resnet56", 56, CifarResNet.StandardWidths, c, k, m), 3),
+            ["resnet110"] = new((c, k, m) => CifarResNet.Create("resnet110", 110, CifarResNet.StandardWidths, c, k, m), 3),
+            ["resnet8x4"] = new((c, k, m) => CifarResNet.Create("resnet8x4", 8, CifarResNet.WideWidths, c, k, m), 3),
+            ["resnet32x4"] = new((c, k, m) => CifarResNet.Create("resnet32x4", 32, CifarResNet.WideWidths, c, k, m), 3),
+            ["wrn16_1"] = new((c, k, m) => WideResNet.Create("wrn16_1", 16, 1, c, k, m), 3),
+            ["wrn16_2"] = new((c, k, m) => WideResNet.Create("wrn16_2", 16, 2, c, k, m), 3),
+            ["wrn40_1"] = new((c, k, m) => WideResNet.Create("wrn40_1", 40, 1, c, k, m), 3),
+            ["wrn40_2"] = new((c, k, m) => WideResNet.Create("wrn40_2", 40, 2, c, k, m), 3),
+            ["vgg8"] = new((c, k, m) => Vgg.Create("vgg8", 8, c, k, m), 4),
+            ["vgg11"] = new((c, k, m) => Vgg.Create("vgg11", 11, c, k, m), 4),
+            ["vgg13"] = new((c, k, m) => Vgg.Create("vgg13", 13, c, k, m), 4),
+            ["vgg16"] = new((c, k, m) => Vgg.Create("vgg16", 16, c, k, m), 4),
+            ["vgg19"] = new((c, k, m) => Vgg.Create("vgg19", 19, c, k, m), 4),
         };
 
     private static readonly string[] s_names = [.. s_factories.Keys.Order(StringComparer.Ordinal)];
@@ -57,13 +60,8 @@ internal static partial class NetworkRegistry
         ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(rotationCount, 1);
 
-        var factory = Resolve(architecture, out var error);
-        if (factory is null)
-        {
-            throw new ArgumentException(error, nameof(architecture));
-        }
-
-        return factory(inputChannels, classCount, rotationCount);
+        var entry = Resolve(architecture, out var error) ?? throw new ArgumentException(error, nameof(architecture));
+        return entry.Create(inputChannels, classCount, rotationCount);
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="paramName"/> and listing the valid names when <see cref="Create"/> would not accept the name.</summary>
@@ -81,12 +79,12 @@ internal static partial class NetworkRegistry
     }
 
     /// <summary>
-    /// Number of auxiliary branches a network of this name has (VGG: 4; CIFAR ResNet and WRN: 3), without building it.
+    /// Number of auxiliary branches a network of this name has (for example VGG: 4; CIFAR ResNet and WRN: 3), without building it.
     /// </summary>
     public static int AuxiliaryBranchCount(string architecture)
     {
         Validate(architecture, nameof(architecture));
-        return architecture.Trim().StartsWith("vgg", StringComparison.OrdinalIgnoreCase) ? 4 : 3;
+        return Resolve(architecture, out _)!.AuxiliaryBranches;
     }
 
     /// <summary>Registered names whose networks have <paramref name="branchCount"/> auxiliary branches.</summary>
@@ -115,13 +113,13 @@ internal static partial class NetworkRegistry
         return count;
     }
 
-    private static Func<int, int, int, ClassifierNetwork>? Resolve(string architecture, out string error)
+    private static Entry? Resolve(string architecture, out string error)
     {
         var name = architecture.Trim().ToLowerInvariant();
-        if (s_factories.TryGetValue(name, out var factory))
+        if (s_factories.TryGetValue(name, out var entry))
         {
             error = string.Empty;
-            return factory;
+            return entry;
         }
 
         var match = WideResNetName().Match(name);
@@ -143,7 +141,7 @@ internal static partial class NetworkRegistry
 
             error = string.Empty;
             var canonical = string.Create(CultureInfo.InvariantCulture, $"wrn{depth}_{width}");
-            return (c, k, m) => WideResNet.Create(canonical, depth, width, c, k, m);
+            return new((c, k, m) => WideResNet.Create(canonical, depth, width, c, k, m), 3);
         }
 
         error = $"Unknown architecture '{architecture}'. " + ValidNamesSentence();

@@ -68,6 +68,15 @@ public sealed class ClassifierNetworkTests
     }
 
     [TestMethod]
+    [DynamicData(nameof(AllNames))]
+    public void RegistryBranchCount_MatchesTheBuiltNetwork(string architecture)
+    {
+        using var network = NetworkRegistry.Create(architecture, 3, Classes);
+        Assert.AreEqual(network.AuxiliaryBranchCount, NetworkRegistry.AuxiliaryBranchCount(architecture), architecture);
+        CollectionAssert.Contains(NetworkRegistry.NamesWithAuxiliaryBranches(network.AuxiliaryBranchCount).ToList(), architecture);
+    }
+
+    [TestMethod]
     public void Taps_HaveTheReferenceResolutions_At32Pixels()
     {
         using var scope = NewDisposeScope();
