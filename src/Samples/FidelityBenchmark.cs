@@ -27,6 +27,8 @@ internal static class FidelityBenchmark
             ["--seeds"] = "1,2,3",
             ["--batch-size"] = "64",
             ["--learning-rate"] = "0.05",
+            ["--methods"] = "baseline,kd,hsakd",
+            ["--teacher-model"] = "",
         };
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
@@ -71,23 +73,47 @@ internal static class FidelityBenchmark
             return options;
         }
 
-        Console.WriteLine($"Teacher {o["--teacher"]}, seed {seeds[0]}:");
-        using var teacher = Time(() => ml.Distillation.Teacher(Common(new TeacherOptions { Architecture = o["--teacher"] }, Int("--teacher-epochs"), seeds[0])).Fit(train), out double teacherSeconds);
+        // --teacher-model PATH: load the teacher from PATH when the file exists, else train it and save it there, so that several
+        // invocations (other students, other methods) share one teacher. Training is deterministic, so a retrained one is identical.
+        string teacherPath = o["--teacher-model"];
+        ImageClassifierTransformer teacher;
+        double teacherSeconds;
+        if (teacherPath.Length > 0 && File.Exists(teacherPath))
+        {
+            Console.WriteLine($"Teacher loaded from {teacherPath}:");
+            teacher = Time(() => ml.Distillation.LoadModel(teacherPath), out teacherSeconds);
+            teacherSeconds = double.NaN;
+        }
+        else
+        {
+            Console.WriteLine($"Teacher {o["--teacher"]}, seed {seeds[0]}:");
+            teacher = Time(() => ml.Distillation.Teacher(Common(new TeacherOptions { Architecture = o["--teacher"] }, Int("--teacher-epochs"), seeds[0])).Fit(train), out teacherSeconds);
+            if (teacherPath.Length > 0)
+                teacher.Save(teacherPath);
+        }
+        using var teacherLease = teacher;
         double teacherAccuracy = Accuracy(teacher);
-        rows.Add(("Teacher (HSAKD aux, joint)", o["--teacher"], seeds[0], teacherAccuracy, teacherSeconds));
+        rows.Add(("Teacher (HSAKD aux, joint)", teacher.Architecture, seeds[0], teacherAccuracy, teacherSeconds));
         Console.WriteLine($"  test accuracy {teacherAccuracy:P2}, {teacherSeconds:F0} s");
+        var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        string[] knownMethods = ["baseline", "kd", "hsakd"];
+        if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
+        {
+            Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
+            return 2;
+        }
 
         foreach (int seed in seeds)
         {
             string student = o["--student"];
             int epochs = Int("--student-epochs");
-            var runs = new (string Name, Func<ImageClassifierTransformer> Fit)[]
+            var runs = new (string Key, string Name, Func<ImageClassifierTransformer> Fit)[]
             {
-                ("Baseline (CE only)", () => ml.Distillation.Baseline(Common(new StudentOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("KD (T=4, 0.1 CE + 0.9 KD)", () => ml.Distillation.Kd(teacher, Common(new KdOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("HSAKD (T=3)", () => ml.Distillation.Hsakd(teacher, Common(new HsakdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("baseline", "Baseline (CE only)", () => ml.Distillation.Baseline(Common(new StudentOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("kd", "KD (T=4, 0.1 CE + 0.9 KD)", () => ml.Distillation.Kd(teacher, Common(new KdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("hsakd", "HSAKD (T=3)", () => ml.Distillation.Hsakd(teacher, Common(new HsakdOptions { Architecture = student }, epochs, seed)).Fit(train)),
             };
-            foreach (var (name, fit) in runs)
+            foreach (var (key, name, fit) in runs.Where(r => methods.Contains(r.Key)))
             {
                 Console.WriteLine($"{name} {student}, seed {seed}:");
                 using var model = Time(fit, out double seconds);
