@@ -7,7 +7,9 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Distillation.Networks;
 
 /// <summary>
-/// The model zoo by name: CIFAR ResNets, wide ResNets and VGG-BN, each with its HSAKD auxiliary branches.
+/// The model zoo by name: CIFAR ResNets, wide ResNets, VGG-BN, half-width MobileNetV2 (<c>mobilenetv2_half_s1</c>: HSAKD's
+/// stride-1 stem; <c>mobilenetv2_half</c>: the stride-2 stem of CRD / SSKD), ShuffleNet V1 and ShuffleNet V2, each with its
+/// HSAKD auxiliary branches.
 /// Names are case-insensitive. Besides the registered names, any <c>wrn{d}_{k}</c> with d = 6n+4 (n >= 1) and k >= 1
 /// is accepted (for example <c>wrn28_10</c>).
 /// </summary>
@@ -37,6 +39,10 @@ internal static partial class NetworkRegistry
             ["vgg13"] = new((c, k, m) => Vgg.Create("vgg13", 13, c, k, m), 4),
             ["vgg16"] = new((c, k, m) => Vgg.Create("vgg16", 16, c, k, m), 4),
             ["vgg19"] = new((c, k, m) => Vgg.Create("vgg19", 19, c, k, m), 4),
+            ["mobilenetv2_half"] = new((c, k, m) => MobileNetV2.Create("mobilenetv2_half", stemStride: 2, c, k, m), 4),
+            ["mobilenetv2_half_s1"] = new((c, k, m) => MobileNetV2.Create("mobilenetv2_half_s1", stemStride: 1, c, k, m), 4),
+            ["shufflenetv1"] = new((c, k, m) => ShuffleNetV1.Create("shufflenetv1", c, k, m), 3),
+            ["shufflenetv2"] = new((c, k, m) => ShuffleNetV2.Create("shufflenetv2", c, k, m), 3),
         };
 
     private static readonly string[] s_names = [.. s_factories.Keys.Order(StringComparer.Ordinal)];
@@ -79,7 +85,7 @@ internal static partial class NetworkRegistry
     }
 
     /// <summary>
-    /// Number of auxiliary branches a network of this name has (for example VGG: 4; CIFAR ResNet and WRN: 3), without building it.
+    /// Number of auxiliary branches a network of this name has (for example VGG and MobileNetV2: 4; CIFAR ResNet, WRN and ShuffleNet: 3), without building it.
     /// </summary>
     public static int AuxiliaryBranchCount(string architecture)
     {

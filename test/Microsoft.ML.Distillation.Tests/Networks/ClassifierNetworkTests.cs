@@ -61,6 +61,10 @@ public sealed class ClassifierNetworkTests
     [DataRow("wrn40_2", 3)]
     [DataRow("vgg8", 4)]
     [DataRow("vgg13", 4)]
+    [DataRow("mobilenetv2_half_s1", 4)]
+    [DataRow("mobilenetv2_half", 4)]
+    [DataRow("shufflenetv1", 3)]
+    [DataRow("shufflenetv2", 3)]
     public void AuxiliaryBranchCount_FollowsTheFamily(string architecture, int expected)
     {
         using var network = NetworkRegistry.Create(architecture, 3, Classes);

@@ -14,6 +14,7 @@ public sealed class NetworkRegistryTests
         "resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet8x4", "resnet32x4",
         "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2",
         "vgg8", "vgg11", "vgg13", "vgg16", "vgg19",
+        "mobilenetv2_half", "mobilenetv2_half_s1", "shufflenetv1", "shufflenetv2",
     ];
 
     [TestMethod]
@@ -90,11 +91,20 @@ public sealed class NetworkRegistryTests
     }
 
     // Reference numbers: the PyTorch definitions (RepDistiller / HSAKD) at 3x32x32 input, 100 classes, backbone only.
+    // The mobile families were derived without the C# code, by python arithmetic over the layer shapes of winycg/HSAKD's
+    // models/mobilenetv2.py, ShuffleNetv1.py and ShuffleNetv2.py (conv out*(in/groups)*k*k without bias, BN 2*C, Linear
+    // in*out+out; e.g. MobileNetV2's t = 1 block keeps its 16 -> 16 expansion conv). They agree with the published
+    // CIFAR-100 sizes (CRD: MobileNetV2 0.81M, ShuffleV1 0.95M, ShuffleV2 1.35M). Both MobileNetV2 variants differ only
+    // in the stem stride, so they have the same count.
     [TestMethod]
     [DataRow("wrn16_2", 703_284L)]
     [DataRow("wrn40_2", 2_255_156L)]
     [DataRow("resnet20", 278_324L)]
     [DataRow("resnet56", 861_620L)]
+    [DataRow("mobilenetv2_half_s1", 812_836L)]
+    [DataRow("mobilenetv2_half", 812_836L)]
+    [DataRow("shufflenetv1", 949_258L)]
+    [DataRow("shufflenetv2", 1_355_528L)]
     public void BackboneParameterCount_MatchesReference(string architecture, long expected)
     {
         using var network = NetworkRegistry.Create(architecture, inputChannels: 3, classCount: 100);

@@ -39,6 +39,10 @@ public sealed class OnnxExportTests
     [DataRow("wrn16_2")]
     [DataRow("vgg8")]
     [DataRow("vgg13")]
+    [DataRow("mobilenetv2_half_s1")]
+    [DataRow("mobilenetv2_half")]
+    [DataRow("shufflenetv1")]
+    [DataRow("shufflenetv2")]
     public void ExportedNetwork_MatchesTorchSharp_On1x28x28_AtBatch1And7(string architecture)
         => AssertOnnxMatchesTorch(architecture, channels: 1, size: 28);
 
