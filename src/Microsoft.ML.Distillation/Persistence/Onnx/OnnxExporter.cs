@@ -119,6 +119,9 @@ internal static class OnnxExporter
             CifarResNetBackbone resnet => CifarResNetOnnxEmitter.Emit(graph, resnet, input, outputName),
             WideResNetBackbone wrn => WideResNetOnnxEmitter.Emit(graph, wrn, input, outputName),
             VggBackbone vgg => VggOnnxEmitter.Emit(graph, vgg, input, outputName),
+            MobileNetV2Backbone mobile => MobileNetV2OnnxEmitter.Emit(graph, mobile, input, outputName),
+            ShuffleNetV1Backbone shuffleV1 => ShuffleNetV1OnnxEmitter.Emit(graph, shuffleV1, input, outputName),
+            ShuffleNetV2Backbone shuffleV2 => ShuffleNetV2OnnxEmitter.Emit(graph, shuffleV2, input, outputName),
             var other => throw new NotSupportedException(
                 $"The ONNX writer has no emitter for '{network.Architecture}' ({other.GetType().Name})."),
         };

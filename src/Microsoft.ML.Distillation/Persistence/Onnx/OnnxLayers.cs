@@ -116,6 +116,67 @@ internal static class OnnxLayers
         return graph.AddNode("MaxPool", name, [input], attributes);
     }
 
+    /// <summary>
+    /// 2-d average pooling with the module's kernel, stride, padding and ceil mode. <c>count_include_pad</c> carries over: PyTorch's
+    /// default (true) divides by the full window even where it covers zero padding, and ONNX's default (0) would not.
+    /// </summary>
+    public static string AveragePool(OnnxGraphBuilder graph, string input, AvgPool2d pool, string name)
+    {
+        if (pool.divisor_override is not null)
+        {
+            throw new NotSupportedException($"'{name}': average pooling with a divisor override cannot be written to ONNX.");
+        }
+
+        long[] kernel = Pair(pool.kernel_size);
+        long[] stride = pool.stride is null || pool.stride.Length == 0 ? kernel : Pair(pool.stride);
+        long[] padding = pool.padding is null || pool.padding.Length == 0 ? [0, 0] : Pair(pool.padding);
+        return graph.AddNode("AveragePool", name, [input],
+        [
+            OnnxAttribute.Ints("kernel_shape", kernel),
+            OnnxAttribute.Ints("strides", stride),
+            OnnxAttribute.Ints("pads", padding[0], padding[1], padding[0], padding[1]),
+            OnnxAttribute.Int("ceil_mode", pool.ceil_mode ? 1 : 0),
+            OnnxAttribute.Int("count_include_pad", pool.count_include_pad ? 1 : 0),
+        ]);
+    }
+
+    /// <summary>Concatenation along the channel axis (torch.cat(inputs, 1)).</summary>
+    public static string ConcatChannels(OnnxGraphBuilder graph, IReadOnlyList<string> inputs, string name)
+        => graph.AddNode("Concat", name, inputs, [OnnxAttribute.Int("axis", 1)]);
+
+    /// <summary>Channels [<paramref name="start"/>, <paramref name="end"/>) of an [N, C, H, W] value (x[:, start:end]), as Slice.</summary>
+    public static string SliceChannels(OnnxGraphBuilder graph, string input, long start, long end, string name)
+    {
+        string starts = graph.AddInt64Initializer(name + ".starts", [1], [start]);
+        string ends = graph.AddInt64Initializer(name + ".ends", [1], [end]);
+        string axes = graph.AddInt64Initializer(name + ".axes", [1], [1]);
+        return graph.AddNode("Slice", name, [input, starts, ends, axes]);
+    }
+
+    /// <summary>
+    /// The ShuffleNet channel shuffle of an [N, C, H, W] value: Reshape to [N, g, C/g, H*W], Transpose to [N, C/g, g, H*W] and
+    /// Reshape back to the input's own shape (read with Shape, so batch and spatial sizes stay dynamic). With g = 1 it is the
+    /// identity and emits nothing.
+    /// </summary>
+    public static string ChannelShuffle(OnnxGraphBuilder graph, string input, long channels, long groups, string name)
+    {
+        if (groups == 1)
+        {
+            return input;
+        }
+
+        if (groups < 1 || channels % groups != 0)
+        {
+            throw new ArgumentException($"'{name}': {channels} channels cannot be shuffled in {groups} groups.", nameof(groups));
+        }
+
+        string shape = graph.AddNode("Shape", name + ".shape", [input]);
+        string grouped = graph.AddInt64Initializer(name + ".grouped_shape", [4], [0, groups, channels / groups, -1]);
+        string split = graph.AddNode("Reshape", name + ".split", [input, grouped]);
+        string swapped = graph.AddNode("Transpose", name + ".transpose", [split], [OnnxAttribute.Ints("perm", 0, 2, 1, 3)]);
+        return graph.AddNode("Reshape", name, [swapped, shape]);
+    }
+
     /// <summary>ReLU.</summary>
     public static string Relu(OnnxGraphBuilder graph, string input, string name) => graph.AddNode("Relu", name, [input]);
 
