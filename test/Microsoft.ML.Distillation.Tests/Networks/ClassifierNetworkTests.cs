@@ -225,6 +225,9 @@ public sealed class ClassifierNetworkTests
     [DataRow("resnet8")]
     [DataRow("wrn16_1")]
     [DataRow("vgg8")]
+    [DataRow("mobilenetv2_half")]
+    [DataRow("shufflenetv1")]
+    [DataRow("shufflenetv2")]
     public void SaveAndLoad_RoundTripTheWholeNetwork(string architecture)
     {
         using var scope = NewDisposeScope();
@@ -261,6 +264,9 @@ public sealed class ClassifierNetworkTests
     [DataRow("resnet8")]
     [DataRow("wrn16_1")]
     [DataRow("vgg8")]
+    [DataRow("mobilenetv2_half")]
+    [DataRow("shufflenetv1")]
+    [DataRow("shufflenetv2")]
     public void DetachAuxiliaryInputs_StopsAuxGradientsAtTheTaps(string architecture)
     {
         using var scope = NewDisposeScope();
