@@ -62,13 +62,14 @@ internal static class MobileNetV2
         var groups = HalfWidthGroups;
         var backbone = new MobileNetV2Backbone(inputChannels, stemStride, StemChannels, groups, LastChannels, classCount);
 
-        (int, int, int, int) lastWithStride1 = (groups[5].Expansion, groups[5].Channels, groups[5].Blocks, 1);
+        // A4 replicates groups 5 and 6 at the resolution of the last tap: group 5 with stride 1.
+        var group5AtStride1 = groups[5] with { Stride = 1 };
         nn.Module<Tensor, Tensor>[] extractors =
         [
             Extractor(groups[1].Channels, [groups[2], groups[3], groups[4], groups[5], groups[6]]),
             Extractor(groups[2].Channels, [groups[3], groups[4], groups[5], groups[6]]),
             Extractor(groups[4].Channels, [groups[5], groups[6]]),
-            Extractor(groups[6].Channels, [lastWithStride1, groups[6]]),
+            Extractor(groups[6].Channels, [group5AtStride1, groups[6]]),
         ];
         var auxiliary = new AuxiliaryClassifier(
             "MobileNetV2AuxiliaryClassifier", extractors, norms: null, featureSize: LastChannels, outputCount: classCount * rotationCount);

@@ -54,6 +54,28 @@ public sealed class MobileNetworkTests
         AssertShapes(output, batch: 1, taps, embedding, auxCount, architecture);
     }
 
+    // HSAKD's rule: every branch ends at the width and resolution of the last stage (the last tap's branch with stride 1).
+    [TestMethod]
+    [DataRow("mobilenetv2_half_s1", 1280, 4)]
+    [DataRow("mobilenetv2_half", 1280, 2)]
+    [DataRow("shufflenetv1", 960, 4)]
+    [DataRow("shufflenetv2", 1024, 4)]
+    public void AuxiliaryExtractors_EndAtTheLastStageShape_At32Pixels(string architecture, int channels, int size)
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(28);
+        using var network = (BranchedClassifierNetwork)NetworkRegistry.Create(architecture, 3, Classes);
+        network.eval();
+        using var noGrad = no_grad();
+        var taps = network.TappedBackbone.ForwardWithTaps(randn(2, 3, 32, 32)).Taps;
+        var extractors = network.AuxiliaryClassifier.named_children().ToDictionary(c => c.name, c => (nn.Module<Tensor, Tensor>)c.module);
+        for (var l = 0; l < taps.Count; l++)
+        {
+            CollectionAssert.AreEqual(
+                new long[] { 2, channels, size, size }, extractors[$"block_extractor{l + 1}"].call(taps[l]).shape, $"{architecture} branch {l + 1}");
+        }
+    }
+
     // Expected auxiliary parameter counts at K = 100 (heads Linear(C, 400)): the same python arithmetic over the reference
     // layer shapes as the backbone counts in NetworkRegistryTests (conv out*(in/groups)*k*k, BN 2C, Linear in*out+out).
     [TestMethod]
