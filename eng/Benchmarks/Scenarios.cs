@@ -19,6 +19,7 @@ internal sealed class BenchmarkOptions
     public int Steps { get; private set; } = 20;
     public int Warmup { get; private set; } = 3;
     public int BatchSize { get; private set; } = 64;
+    public int BatchSize224 { get; private set; } = 8;
     public int Threads { get; private set; } = Environment.ProcessorCount;
     public string? WritePath { get; private set; }
     public string? Scenario { get; private set; }
@@ -35,22 +36,23 @@ internal sealed class BenchmarkOptions
                 case "--steps": o.Steps = int.Parse(v, CultureInfo.InvariantCulture); break;
                 case "--warmup": o.Warmup = int.Parse(v, CultureInfo.InvariantCulture); break;
                 case "--batch-size": o.BatchSize = int.Parse(v, CultureInfo.InvariantCulture); break;
+                case "--batch-size-224": o.BatchSize224 = int.Parse(v, CultureInfo.InvariantCulture); break;
                 case "--threads": o.Threads = int.Parse(v, CultureInfo.InvariantCulture); break;
                 case "--write": o.WritePath = v; break;
                 case "--scenario": o.Scenario = v; break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --threads --write");
+                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --batch-size-224 --threads --write --scenario");
                     return null;
             }
         }
         return o;
     }
 
-    public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --threads {Threads}";
+    public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --batch-size-224 {BatchSize224} --threads {Threads}";
 
     public IEnumerable<string> ChildArguments(string scenario)
         => new[] { "throughput", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--warmup", Warmup.ToString(CultureInfo.InvariantCulture),
-            "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--scenario", scenario };
+            "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--batch-size-224", BatchSize224.ToString(CultureInfo.InvariantCulture), "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--scenario", scenario };
 }
 
 /// <summary>What one scenario measured.</summary>
@@ -83,7 +85,7 @@ internal static class Scenarios
 {
     public static readonly string[] Names =
     {
-        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
+        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", ImageNetScenario.Name, "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
     };
 
     public static ScenarioResult Run(string name, BenchmarkOptions o)
@@ -97,6 +99,7 @@ internal static class Scenarios
             "teacher-wrn40_2" => Step(name, "teacher pretraining step, WRN-40-2 with aux, 4 rotations", o, "wrn40_2", null, new SelfSupervisedTeacherLoss()),
             "hsakd-wrn40_2-wrn16_2" => Step(name, "HSAKD step, WRN-40-2 (aux) -> WRN-16-2 (aux), 4 rotations", o, "wrn16_2", "wrn40_2", new HsakdLoss(3, 1, 1, 1)),
             "hsakd-resnet32x4-resnet8x4" => Step(name, "HSAKD step, ResNet32x4 (aux) -> ResNet8x4 (aux), 4 rotations", o, "resnet8x4", "resnet32x4", new HsakdLoss(3, 1, 1, 1)),
+            ImageNetScenario.Name => ImageNetScenario.Run(o),
             "inference-wrn16_2" => Inference(o),
             "scoring-wrn16_2" => ScoringComparison.Run(o),
             "rss-growth" => RssGrowth(o),

@@ -29,6 +29,7 @@ internal static class FidelityBenchmark
             ["--learning-rate"] = "0.05",
             ["--methods"] = "baseline,kd,hsakd",
             ["--teacher-model"] = "",
+            ["--sskd-head-epochs"] = "8",
         };
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
@@ -43,6 +44,14 @@ internal static class FidelityBenchmark
         double lr = double.Parse(o["--learning-rate"], CultureInfo.InvariantCulture);
         int[] seeds = o["--seeds"].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         string command = "dotnet run -c Release --project src/Samples -- fidelity " + string.Join(" ", o.Select(kv => $"{kv.Key} {kv.Value}"));
+
+        var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd"];
+        if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
+        {
+            Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
+            return 2;
+        }
 
         var ml = new MLContext(seed: seeds[0]);
         var trainRaw = FashionMnist.Load(ml, o["--data"], "train", Int("--train-rows"));
@@ -95,13 +104,6 @@ internal static class FidelityBenchmark
         double teacherAccuracy = Accuracy(teacher);
         rows.Add(("Teacher (HSAKD aux, joint)", teacher.Architecture, seeds[0], teacherAccuracy, teacherSeconds));
         Console.WriteLine($"  test accuracy {teacherAccuracy:P2}, {teacherSeconds:F0} s");
-        var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        string[] knownMethods = ["baseline", "kd", "hsakd"];
-        if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
-        {
-            Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
-            return 2;
-        }
 
         foreach (int seed in seeds)
         {
@@ -112,6 +114,7 @@ internal static class FidelityBenchmark
                 ("baseline", "Baseline (CE only)", () => ml.Distillation.Baseline(Common(new StudentOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("kd", "KD (T=4, 0.1 CE + 0.9 KD)", () => ml.Distillation.Kd(teacher, Common(new KdOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("hsakd", "HSAKD (T=3)", () => ml.Distillation.Hsakd(teacher, Common(new HsakdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("sskd", $"SSKD (head {Int("--sskd-head-epochs")} ep.)", () => ml.Distillation.Sskd(teacher, Common(new SskdOptions { Architecture = student, TeacherHeadEpochs = Int("--sskd-head-epochs") }, epochs, seed)).Fit(train)),
             };
             foreach (var (key, name, fit) in runs.Where(r => methods.Contains(r.Key)))
             {

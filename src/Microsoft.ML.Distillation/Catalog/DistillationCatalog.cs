@@ -88,6 +88,40 @@ public sealed class DistillationCatalog
     /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
     public HsakdEstimator Hsakd(string teacherModelPath, HsakdOptions options) => new(Environment, LoadModel(teacherModelPath, ComputeDevice.Cpu), options);
 
+    /// <summary>
+    /// Distils a teacher into a student with SSKD ("Knowledge Distillation Meets Self-Supervision"): classic KD plus the teacher's
+    /// class distributions on rotated views and its contrastive similarities between rotated and unrotated images, with the reference
+    /// weights (0.1, 0.9, 2.7, 10). The teacher's projection head is trained first on the frozen teacher and cached with it.
+    /// </summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="labelColumnName">Label column; a key with the teacher's classes in the teacher's order.</param>
+    /// <param name="imageColumnName">Image column, prepared as for the teacher (square images).</param>
+    /// <param name="architecture">Student network from the zoo; any family (SSKD pairs no auxiliary branches).</param>
+    /// <param name="epochs">Training epochs of the student.</param>
+    /// <param name="batchSize">Original images per step (each seen at four rotations).</param>
+    /// <param name="learningRate">Initial SGD learning rate.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public SskdEstimator Sskd(ITransformer teacher,
+        string labelColumnName = DistillationTrainerOptions.Defaults.LabelColumnName,
+        string imageColumnName = DistillationTrainerOptions.Defaults.ImageColumnName,
+        string architecture = StudentOptions.DefaultArchitecture,
+        int epochs = DistillationTrainerOptions.Defaults.Epochs,
+        int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
+        double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
+        => new(Environment, teacher, Flat(new SskdOptions(), labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
+
+    /// <summary>Distils a teacher into a student with SSKD, with every option available.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">Student network, loss weights, temperatures, selection ratios, the teacher-head stage; see <see cref="SskdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public SskdEstimator Sskd(ITransformer teacher, SskdOptions options) => new(Environment, teacher, options);
+
+    /// <summary>Distils a teacher saved with <see cref="ImageClassifierTransformer.Save(string)"/> into a student with SSKD.</summary>
+    /// <param name="teacherModelPath">The saved teacher.</param>
+    /// <param name="options">See <see cref="SskdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public SskdEstimator Sskd(string teacherModelPath, SskdOptions options) => new(Environment, LoadModel(teacherModelPath, ComputeDevice.Cpu), options);
+
     /// <summary>Vanilla knowledge distillation (Hinton et al., 2015): <c>0.1·CE + 0.9·T²·KL</c> at T = 4.</summary>
     /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
     /// <param name="labelColumnName">Label column; a key with the teacher's classes in the teacher's order.</param>

@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Distillation.Networks;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Distillation.Distillers;
@@ -69,6 +70,19 @@ internal interface IDistillationLoss
     /// networks see the B original images only (then <see cref="LossBatch.JointLabels"/> equals the labels and M is 1).
     /// </summary>
     bool UsesRotations { get; }
+
+    /// <summary>
+    /// How the four views of an image are cropped when <see cref="UsesRotations"/> is true. False (HSAKD): one random crop and flip per
+    /// image, then the four rotations of it. True (SSKD, hsakd-sskd.md §3.1): one flip per image, then each rotated view gets its own crop.
+    /// </summary>
+    bool CropsEachView => false;
+
+    /// <summary>
+    /// Parameters the loss itself owns and trains together with the network (SSKD's projection head of the student), or null.
+    /// The engine moves it to the training device, adds its parameters to the optimiser, switches it to train mode, and stores it in
+    /// checkpoints. It is not part of the fitted model.
+    /// </summary>
+    nn.Module? TrainableModule => null;
 
     /// <summary>Computes the loss of one step.</summary>
     LossResult Compute(LossBatch batch);

@@ -21,6 +21,24 @@ internal static class LossFunctions
         return (kl * (temperature * temperature)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// <see cref="SoftenedKl(Tensor, Tensor, double)"/> over the rows where <paramref name="rowMask"/> is 1 only: the sum of the selected
+    /// rows' KL divided by their number (batch-mean over the selection), times T². Zero when no row is selected.
+    /// </summary>
+    /// <param name="studentLogits">[R, C].</param>
+    /// <param name="teacherLogits">[R, C], detached here.</param>
+    /// <param name="temperature">T.</param>
+    /// <param name="rowMask">[R] float, 1 for a selected row and 0 otherwise.</param>
+    public static Tensor SoftenedKl(Tensor studentLogits, Tensor teacherLogits, double temperature, Tensor rowMask)
+    {
+        using var scope = NewDisposeScope();
+        var logPs = nn.functional.log_softmax(studentLogits / temperature, 1);
+        var logPt = nn.functional.log_softmax(teacherLogits.detach() / temperature, 1);
+        var perRow = (logPt.exp() * (logPt - logPs)).sum(1);
+        var kl = (perRow * rowMask).sum() / rowMask.sum().clamp_min(1);
+        return (kl * (temperature * temperature)).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Mean cross-entropy of logits [R, K] against class indices [R].</summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor targets)
         => nn.functional.cross_entropy(logits, targets);

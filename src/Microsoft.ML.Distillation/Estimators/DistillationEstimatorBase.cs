@@ -109,7 +109,15 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
                 ResumeFrom = resume,
             };
             var engine = new TrainingEngine(channel, Options.MetricsCallback);
-            engine.Run(network, Teacher?.Network, loss, train, validation, normalization, settings);
+            loss = PrepareLoss(loss, new LossPreparation(network, train, normalization, settings, channel));
+            try
+            {
+                engine.Run(network, Teacher?.Network, loss, train, validation, normalization, settings);
+            }
+            finally
+            {
+                (loss as IDisposable)?.Dispose();
+            }
             var model = new TrainedClassifier(network, Role, image with { Shape = train.Shape }, train.ClassNames, normalization,
                 Options.ScoreColumnName, Options.PredictedLabelColumnName, device);
             return new ImageClassifierTransformer(Host, model);
@@ -148,6 +156,12 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
 
     /// <summary>The objective of this estimator.</summary>
     private protected abstract IDistillationLoss CreateLoss();
+
+    /// <summary>
+    /// Completes the loss once the network, the data and the settings are known (e.g. SSKD builds its projection heads here and
+    /// trains the teacher's). The default returns <paramref name="loss"/>. A returned <see cref="IDisposable"/> loss is disposed after training.
+    /// </summary>
+    private protected virtual IDistillationLoss PrepareLoss(IDistillationLoss loss, LossPreparation context) => loss;
 
     /// <summary>The network to train, for the data's channels and classes (weights initialised under the training seed).</summary>
     private protected virtual ClassifierNetwork CreateNetwork(ImageTensorDataset train, Device device, IChannel channel)
@@ -205,3 +219,7 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
         return ImageDatasetReader.Read(validationSet, image, label, cancellationToken: Options.CancellationToken);
     }
 }
+
+/// <summary>What <c>PrepareLoss</c> can use: the network about to train, the data, its normalisation, the settings, the log.</summary>
+internal sealed record LossPreparation(
+    ClassifierNetwork Network, ImageTensorDataset Train, ChannelNormalization Normalization, TrainingSettings Settings, IChannel Channel);

@@ -51,6 +51,9 @@ internal sealed class BranchedClassifierNetwork : ClassifierNetwork
     public override int AuxiliaryBranchCount => _auxiliary.BranchCount;
 
     /// <inheritdoc/>
+    public override int EmbeddingSize => _backbone.EmbeddingSize;
+
+    /// <inheritdoc/>
     public override nn.Module Backbone => _backbone;
 
     /// <inheritdoc/>

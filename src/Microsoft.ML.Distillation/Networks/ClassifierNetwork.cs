@@ -33,6 +33,9 @@ internal abstract class ClassifierNetwork : nn.Module<Tensor, NetworkOutput>
     /// <summary>M: rotations in the joint label space; the auxiliary heads have K*M outputs.</summary>
     public int RotationCount { get; }
 
+    /// <summary>D: the size of the pooled embedding that feeds the main head (<see cref="NetworkOutput.Embedding"/>).</summary>
+    public abstract int EmbeddingSize { get; }
+
     /// <summary>Number of auxiliary branches (taps).</summary>
     public abstract int AuxiliaryBranchCount { get; }
 

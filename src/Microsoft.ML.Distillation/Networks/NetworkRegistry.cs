@@ -7,9 +7,11 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Distillation.Networks;
 
 /// <summary>
-/// The model zoo by name: CIFAR ResNets, wide ResNets, VGG-BN, half-width MobileNetV2 (<c>mobilenetv2_half_s1</c>: HSAKD's
-/// stride-1 stem; <c>mobilenetv2_half</c>: the stride-2 stem of CRD / SSKD), ShuffleNet V1 and ShuffleNet V2, each with its
-/// HSAKD auxiliary branches.
+/// The model zoo by name: CIFAR ResNets (basic blocks: <c>resnet8</c>..<c>resnet110</c>, <c>resnet8x4</c>, <c>resnet32x4</c>; and the
+/// bottleneck CIFAR variant <c>resnet50</c>), ImageNet-layout ResNets (<c>resnet18</c>, <c>resnet34</c>: 7x7 stride-2 stem with max
+/// pooling, torchvision's layout), wide ResNets, VGG-BN, half-width MobileNetV2 (<c>mobilenetv2_half_s1</c>: HSAKD's stride-1
+/// stem; <c>mobilenetv2_half</c>: the stride-2 stem of CRD / SSKD), ShuffleNet V1 and ShuffleNet V2, each with its HSAKD
+/// auxiliary branches.
 /// Names are case-insensitive. Besides the registered names, any <c>wrn{d}_{k}</c> with d = 6n+4 (n >= 1) and k >= 1
 /// is accepted (for example <c>wrn28_10</c>).
 /// </summary>
@@ -30,6 +32,9 @@ internal static partial class NetworkRegistry
             ["resnet110"] = new((c, k, m) => CifarResNet.Create("resnet110", 110, CifarResNet.StandardWidths, c, k, m), 3),
             ["resnet8x4"] = new((c, k, m) => CifarResNet.Create("resnet8x4", 8, CifarResNet.WideWidths, c, k, m), 3),
             ["resnet32x4"] = new((c, k, m) => CifarResNet.Create("resnet32x4", 32, CifarResNet.WideWidths, c, k, m), 3),
+            ["resnet50"] = new((c, k, m) => CifarBottleneckResNet.Create("resnet50", CifarBottleneckResNet.ResNet50Blocks, c, k, m), 4),
+            ["resnet18"] = new((c, k, m) => ImageNetResNet.Create("resnet18", ImageNetResNet.ResNet18Blocks, c, k, m), 4),
+            ["resnet34"] = new((c, k, m) => ImageNetResNet.Create("resnet34", ImageNetResNet.ResNet34Blocks, c, k, m), 4),
             ["wrn16_1"] = new((c, k, m) => WideResNet.Create("wrn16_1", 16, 1, c, k, m), 3),
             ["wrn16_2"] = new((c, k, m) => WideResNet.Create("wrn16_2", 16, 2, c, k, m), 3),
             ["wrn40_1"] = new((c, k, m) => WideResNet.Create("wrn40_1", 40, 1, c, k, m), 3),
@@ -85,7 +90,8 @@ internal static partial class NetworkRegistry
     }
 
     /// <summary>
-    /// Number of auxiliary branches a network of this name has (for example VGG and MobileNetV2: 4; CIFAR ResNet, WRN and ShuffleNet: 3), without building it.
+    /// Number of auxiliary branches a network of this name has (for example VGG, MobileNetV2, resnet18/34/50: 4; CIFAR basic-block
+    /// ResNet, WRN and ShuffleNet: 3), without building it.
     /// </summary>
     public static int AuxiliaryBranchCount(string architecture)
     {

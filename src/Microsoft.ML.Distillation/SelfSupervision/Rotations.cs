@@ -38,4 +38,19 @@ internal static class Rotations
     /// <summary>Rows 0::4 of a rotation-expanded tensor: the unrotated originals.</summary>
     public static Tensor Originals(Tensor expanded)
         => expanded[TensorIndex.Slice(0, null, Count)];
+
+    /// <summary>
+    /// The rotated rows of a rotation-expanded tensor [4B, ...] → [3B, ...], sample-major: row <c>3i + (j - 1)</c> is sample i rotated
+    /// j quarter-turns, j = 1..3 (SSKD's "aug" rows, in the order of the reference).
+    /// </summary>
+    public static Tensor Rotated(Tensor expanded)
+    {
+        long rows = expanded.shape[0];
+        if (rows % Count != 0)
+            throw new ArgumentException($"A rotation-expanded tensor has a multiple of {Count} rows; got {rows}.", nameof(expanded));
+        using var scope = NewDisposeScope();
+        long[] shape = [rows / Count, Count, .. expanded.shape.Skip(1)];
+        long[] result = [rows / Count * (Count - 1), .. expanded.shape.Skip(1)];
+        return expanded.view(shape).narrow(1, 1, Count - 1).reshape(result).MoveToOuterDisposeScope();
+    }
 }

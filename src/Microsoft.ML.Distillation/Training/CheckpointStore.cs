@@ -57,6 +57,7 @@ internal sealed class CheckpointStore
     private const string ManifestEntry = "checkpoint.json";
     private const string NetworkEntry = "network.bin";
     private const string OptimizerEntry = "optimizer.bin";
+    private const string LossEntry = "loss.bin";
     private const string Extension = ".ckpt";
 
     public CheckpointStore(string directory, string phase, int keep)
@@ -86,7 +87,7 @@ internal sealed class CheckpointStore
     }
 
     /// <summary>Writes the checkpoint after <paramref name="manifest"/>.EpochsCompleted epochs, then prunes old ones.</summary>
-    public string Save(CheckpointManifest manifest, torch.nn.Module network, torch.optim.Optimizer optimizer)
+    public string Save(CheckpointManifest manifest, torch.nn.Module network, torch.optim.Optimizer optimizer, torch.nn.Module? lossModule = null)
     {
         System.IO.Directory.CreateDirectory(Directory);
         string final = Path.Combine(Directory, $"{Prefix}{manifest.EpochsCompleted:D4}{Extension}");
@@ -101,6 +102,8 @@ internal sealed class CheckpointStore
                         JsonSerializer.Serialize(entry, manifest);
                     ZipEntryIO.Write(zip, NetworkEntry, writer => network.save(writer));
                     ZipEntryIO.Write(zip, OptimizerEntry, writer => ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(writer));
+                    if (lossModule is not null)
+                        ZipEntryIO.Write(zip, LossEntry, writer => lossModule.save(writer));
                 }
                 file.Flush(flushToDisk: true);
             }
@@ -140,10 +143,12 @@ internal sealed class CheckpointStore
     }
 
     /// <summary>Loads network weights and optimiser state from a checkpoint whose manifest was already checked.</summary>
-    public static void Restore(string path, torch.nn.Module network, torch.optim.Optimizer optimizer)
+    public static void Restore(string path, torch.nn.Module network, torch.optim.Optimizer optimizer, torch.nn.Module? lossModule = null)
     {
         using var zip = Open(path);
         ReadEntry(zip, path, NetworkEntry, reader => network.load(reader, strict: true));
+        if (lossModule is not null)
+            ReadEntry(zip, path, LossEntry, reader => lossModule.load(reader, strict: true));
         ReadEntry(zip, path, OptimizerEntry, reader => ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(reader));
     }
 

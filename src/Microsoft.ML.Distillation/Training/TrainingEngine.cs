@@ -19,6 +19,12 @@ internal enum TrainableParts
 
     /// <summary>Only the auxiliary branches; the backbone stays in eval mode with frozen BatchNorm statistics.</summary>
     AuxiliaryOnly,
+
+    /// <summary>
+    /// Nothing of the network: it runs frozen in eval mode (and is restored afterwards); only the loss's
+    /// <see cref="IDistillationLoss.TrainableModule"/> trains (SSKD's teacher stage 2).
+    /// </summary>
+    None,
 }
 
 /// <summary>Everything the engine needs besides networks, loss and data; validated by the estimator.</summary>
@@ -93,15 +99,31 @@ internal sealed class TrainingEngine
         var clock = Stopwatch.StartNew();
 
         using var teacherLease = teacher is null ? null : new FrozenTeacher(teacher, device, loss.UsesAuxiliaryBranches);
-        var parameters = PrepareStudent(student, settings.Trainable, device);
+        using var frozenNetwork = settings.Trainable == TrainableParts.None ? new FrozenTeacher(student, device, loss.UsesAuxiliaryBranches) : null;
+        var parameters = settings.Trainable == TrainableParts.None ? [] : PrepareStudent(student, settings.Trainable, device);
+        var lossModule = loss.TrainableModule;
+        if (lossModule is not null)
+        {
+            lossModule.to(device);
+            foreach (var p in lossModule.parameters())
+            {
+                p.requires_grad = true;
+                parameters.Add(p);
+            }
+        }
+        if (parameters.Count == 0)
+            throw new InvalidOperationException($"{settings.Phase}: nothing to train (the network is frozen and the loss has no parameters).");
         using var optimizer = torch.optim.SGD(parameters, settings.Schedule.Initial, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov);
         var augmenter = new RandomCropFlip(settings.Seed, settings.RandomCropPadding, settings.HorizontalFlip);
+        bool cropEachView = rotationCount > 1 && loss.CropsEachView;
+        var flipper = new RandomCropFlip(settings.Seed, 0, settings.HorizontalFlip);
+        var viewCropper = new RandomCropFlip(settings.Seed, settings.RandomCropPadding, horizontalFlip: false);
         bool checkEachStep = device.type == DeviceType.CPU; // a CPU .item() costs nothing; on CUDA it would stall the queue
         var sampler = new BatchSampler(train.Count, settings.BatchSize, settings.Seed);
         int firstEpoch = 0;
         if (settings.ResumeFrom is { } resume)
         {
-            CheckpointStore.Restore(resume.Path, student, optimizer);
+            CheckpointStore.Restore(resume.Path, student, optimizer, lossModule);
             firstEpoch = resume.Manifest.EpochsCompleted;
         }
 
@@ -111,6 +133,7 @@ internal sealed class TrainingEngine
             foreach (var group in optimizer.ParamGroups)
                 group.LearningRate = lr;
             SetTrainingModes(student, settings.Trainable);
+            lossModule?.train();
 
             var termSums = loss.TermNames.Select(_ => zeros(1, dtype: ScalarType.Float64, device: device)).ToArray();
             var correct = zeros(1, dtype: ScalarType.Int64, device: device);
@@ -126,9 +149,10 @@ internal sealed class TrainingEngine
                     long stepStart = Stopwatch.GetTimestamp();
                     using var step = NewDisposeScope();
                     var (raw, labels) = sampler.GetBatch(train, order, batchIndex);
-                    var images = normalization.Normalize(augmenter.Apply(raw, random).to(device));
                     labels = labels.to(device);
-                    var inputs = rotationCount > 1 ? Rotations.Expand(images) : images;
+                    var inputs = cropEachView
+                        ? normalization.Normalize(RotatedViews.CroppedSeparately(raw, flipper, viewCropper, random).to(device))
+                        : RotatedViews.SharedCrop(normalization.Normalize(augmenter.Apply(raw, random).to(device)), rotationCount);
                     var targets = rotationCount > 1 ? Rotations.JointLabels(labels) : labels;
                     long dataEnd = Stopwatch.GetTimestamp();
 
@@ -175,7 +199,7 @@ internal sealed class TrainingEngine
                 var metrics = new TrainingMetrics(settings.Phase, epoch + 1, settings.Epochs, totalLoss, terms, lr, trainAccuracy, validationAccuracy, clock.Elapsed);
                 history.Add(metrics);
                 if (settings.Checkpoints is { } store)
-                    store.Save(CheckpointManifestFor(student, train, normalization, settings, epoch + 1), student, optimizer);
+                    store.Save(CheckpointManifestFor(student, train, normalization, settings, epoch + 1), student, optimizer, lossModule);
                 _channel.Info(MessageSensitivity.None, metrics.ToString());
                 _callback?.Invoke(metrics);
             }
@@ -189,6 +213,7 @@ internal sealed class TrainingEngine
 
         student.eval();
         student.ComputeAuxiliary = true;
+        lossModule?.eval();
         return history;
     }
 
@@ -258,6 +283,8 @@ internal sealed class TrainingEngine
 
     private static void SetTrainingModes(ClassifierNetwork student, TrainableParts trainable)
     {
+        if (trainable == TrainableParts.None)
+            return; // FrozenTeacher keeps it in eval mode
         student.train();
         if (trainable == TrainableParts.AuxiliaryOnly)
             student.Backbone.eval();

@@ -45,19 +45,11 @@ public sealed class StudentEstimatorTests
     public void Hsakd_LeavesTheTeacherExactlyAsItWas()
     {
         var ml = SharedTeacher.Ml;
-        var teacher = SharedTeacher.Teacher.Model.Network;
-        var before = teacher.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        var requiresGrad = teacher.parameters().Select(p => p.requires_grad).ToArray();
-        bool training = teacher.training;
+        using var snapshot = new TeacherSnapshot(SharedTeacher.Teacher.Model.Network);
 
         ml.Distillation.Hsakd(SharedTeacher.Teacher, Small(new HsakdOptions())).Fit(Keyed(RealImages.Train(ml, 64)));
 
-        foreach (var (name, tensor) in teacher.state_dict())
-            Assert.IsTrue(TensorAssert.Same(before[name], tensor), $"teacher '{name}' changed (weights or BatchNorm statistics)");
-        CollectionAssert.AreEqual(requiresGrad, teacher.parameters().Select(p => p.requires_grad).ToArray());
-        Assert.AreEqual(training, teacher.training);
-        foreach (var t in before.Values)
-            t.Dispose();
+        snapshot.AssertUnchanged();
     }
 
     [TestMethod]

@@ -12,6 +12,7 @@ public sealed class NetworkRegistryTests
     private static readonly string[] s_expectedNames =
     [
         "resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet8x4", "resnet32x4",
+        "resnet50", "resnet18", "resnet34",
         "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2",
         "vgg8", "vgg11", "vgg13", "vgg16", "vgg19",
         "mobilenetv2_half", "mobilenetv2_half_s1", "shufflenetv1", "shufflenetv2",
@@ -37,9 +38,9 @@ public sealed class NetworkRegistryTests
     [TestMethod]
     public void Create_UnknownName_ListsValidNames()
     {
-        var error = Assert.ThrowsExactly<ArgumentException>(() => NetworkRegistry.Create("resnet18", 3, 10));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => NetworkRegistry.Create("resnet19", 3, 10));
         Assert.AreEqual("architecture", error.ParamName);
-        StringAssert.Contains(error.Message, "resnet18");
+        StringAssert.Contains(error.Message, "resnet19");
         foreach (var name in s_expectedNames)
         {
             StringAssert.Contains(error.Message, name);

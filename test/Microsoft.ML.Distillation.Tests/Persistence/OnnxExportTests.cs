@@ -39,12 +39,18 @@ public sealed class OnnxExportTests
     [DataRow("wrn16_2")]
     [DataRow("vgg8")]
     [DataRow("vgg13")]
+    [DataRow("resnet18")]
     [DataRow("mobilenetv2_half_s1")]
     [DataRow("mobilenetv2_half")]
     [DataRow("shufflenetv1")]
     [DataRow("shufflenetv2")]
     public void ExportedNetwork_MatchesTorchSharp_On1x28x28_AtBatch1And7(string architecture)
         => AssertOnnxMatchesTorch(architecture, channels: 1, size: 28);
+
+    /// <summary>The ImageNet layout at its native size: 7x7 stem, max pooling with padding, layer4 at 7x7.</summary>
+    [TestMethod]
+    public void ExportedResNet18_MatchesTorchSharp_On3x224x224_AtBatch1()
+        => AssertOnnxMatchesTorch("resnet18", channels: 3, size: 224, batches: [1]);
 
     [TestMethod]
     public void ExportedNetwork_DeclaresTheContract_InputsOutputsOpsetAndNoAuxiliaryWeights()
@@ -102,8 +108,8 @@ public sealed class OnnxExportTests
         Assert.IsTrue(error.Message.Contains("protobuf", StringComparison.OrdinalIgnoreCase), error.Message);
     }
 
-    /// <summary>Exports <paramref name="architecture"/> and compares logits and probabilities with TorchSharp at batch 1 and 7.</summary>
-    private void AssertOnnxMatchesTorch(string architecture, int channels, int size)
+    /// <summary>Exports <paramref name="architecture"/> and compares logits and probabilities with TorchSharp at batch 1 and 7 (or <paramref name="batches"/>).</summary>
+    private void AssertOnnxMatchesTorch(string architecture, int channels, int size, int[]? batches = null)
     {
         random.manual_seed(11);
         using var network = NetworkRegistry.Create(architecture, channels, Classes);
@@ -111,7 +117,7 @@ public sealed class OnnxExportTests
         var shape = new ImageShape(channels, size, size);
         using var session = new InferenceSession(Export(network, shape), new SessionOptions { IntraOpNumThreads = 1 });
 
-        foreach (int batch in new[] { 1, 7 })
+        foreach (int batch in batches ?? [1, 7])
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();

@@ -28,8 +28,11 @@ internal static class CifarResNetOnnxEmitter
         return OnnxLayers.Linear(graph, embedding, backbone.Head, "fc", logitsName);
     }
 
-    /// <summary><c>ReLU(BN2(conv2(ReLU(BN1(conv1(x))))) + shortcut(x))</c>, shortcut = BN(1x1 conv) or identity.</summary>
-    private static string EmitBlock(OnnxGraphBuilder graph, ResNetBasicBlock block, string input, string name)
+    /// <summary>
+    /// <c>ReLU(BN2(conv2(ReLU(BN1(conv1(x))))) + shortcut(x))</c>, shortcut = BN(1x1 conv) or identity. Shared with
+    /// <see cref="ImageNetResNetOnnxEmitter"/>, whose stages are made of the same blocks.
+    /// </summary>
+    internal static string EmitBlock(OnnxGraphBuilder graph, ResNetBasicBlock block, string input, string name)
     {
         string y = OnnxLayers.Convolution(graph, input, block.First.Convolution, block.First.Norm, name + ".conv1");
         y = OnnxLayers.Relu(graph, y, name + ".relu1");

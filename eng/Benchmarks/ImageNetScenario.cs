@@ -1,0 +1,89 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using System.Globalization;
+using Microsoft.ML.Distillation.Data;
+using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Networks;
+using Microsoft.ML.Distillation.Training;
+using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Benchmarks;
+
+/// <summary>
+/// The ImageNet-sized HSAKD step: ResNet-34 teacher (with its four auxiliary branches) -> ResNet-18 student (with its four),
+/// 4 rotations, on synthetic 3x224x224 images with 1000 classes, through the real training engine.
+/// </summary>
+/// <remarks>
+/// A step at 224 pixels costs about 1.5 TFLOP per 8 original images, so this scenario has its own batch size
+/// (<c>--batch-size-224</c>, default 8 originals = 32 rotated rows) and runs at most 1 warm-up and 5 measured steps, whatever
+/// <c>--warmup</c> and <c>--steps</c> say for the 32-pixel scenarios.
+/// </remarks>
+internal static class ImageNetScenario
+{
+    public const string Name = "hsakd-resnet34-resnet18-224";
+
+    private const int MaxWarmup = 1;
+    private const int MaxSteps = 5;
+
+    public static ScenarioResult Run(BenchmarkOptions o)
+    {
+        const int classes = 1000, size = 224;
+        int batch = o.BatchSize224;
+        int warmup = Math.Min(o.Warmup, MaxWarmup);
+        int steps = Math.Min(o.Steps, MaxSteps);
+        var loss = new HsakdLoss(3, 1, 1, 1);
+        int rotations = Microsoft.ML.Distillation.SelfSupervision.Rotations.Count;
+        using var student = NetworkRegistry.Create("resnet18", 3, classes);
+        using var teacher = NetworkRegistry.Create("resnet34", 3, classes);
+        double flops = (3 * FlopCounter.ForwardFlops(student, 3, size) + FlopCounter.ForwardFlops(teacher, 3, size)) * rotations;
+
+        using var data = Synthetic((warmup + steps) * batch, classes, size);
+        using var normalization = ChannelNormalization.FromValues(new[] { 124f, 116f, 104f }, new[] { 58f, 57f, 57f }, 3);
+        var timings = new List<StepTiming>();
+        var settings = new TrainingSettings
+        {
+            Phase = Name, Epochs = 1, BatchSize = batch, Schedule = new LearningRateSchedule(0.1, Array.Empty<int>(), 0.1),
+            Momentum = 0.9, Nesterov = false, WeightDecay = 1e-4, Seed = 1, Device = CPU, RandomCropPadding = 4, HorizontalFlip = true,
+            StepObserver = timings.Add,
+        };
+        var env = new MLContext(seed: 1);
+        using var channel = ((IHostEnvironment)env).Register("bench").Start("bench");
+        new TrainingEngine(channel, null).Run(student, teacher, loss, data, null, normalization, settings);
+
+        var measured = timings.Skip(warmup).ToArray();
+        var perSecond = measured.Select(t => t.Images / t.TotalSeconds).Order().ToArray();
+        double medianSeconds = Quantile(measured.Select(t => t.TotalSeconds).Order().ToArray(), 0.5);
+        return new ScenarioResult
+        {
+            Name = Name,
+            Description = $"HSAKD step, ResNet-34 (aux) -> ResNet-18 (aux), 4 rotations, 3x224x224, 1000 classes, batch {batch} ({batch * rotations} rows), {warmup} warm-up + {measured.Length} steps",
+            Steps = measured.Length,
+            MedianImagesPerSecond = Quantile(perSecond, 0.5),
+            P10ImagesPerSecond = Quantile(perSecond, 0.1),
+            P90ImagesPerSecond = Quantile(perSecond, 0.9),
+            GflopPerStep = flops * batch / 1e9,
+            AchievedGflops = flops * batch / medianSeconds / 1e9,
+            DataShare = Quantile(measured.Select(t => t.DataSeconds).Order().ToArray(), 0.5) / medianSeconds,
+            PeakRssGiB = Machine.PeakRssGiB(),
+        };
+    }
+
+    private static ImageTensorDataset Synthetic(int rows, int classes, int size)
+    {
+        var images = randint(0, 256, new long[] { rows, 3, size, size }, dtype: ScalarType.Byte).DetachFromDisposeScope();
+        var labels = randint(0, classes, new long[] { rows }, dtype: ScalarType.Int64).DetachFromDisposeScope();
+        return new ImageTensorDataset(images, labels, new ImageShape(3, size, size), classes,
+            Enumerable.Range(0, classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray());
+    }
+
+    private static double Quantile(double[] sorted, double q)
+    {
+        if (sorted.Length == 0)
+            return double.NaN;
+        double position = q * (sorted.Length - 1);
+        int lower = (int)Math.Floor(position);
+        int upper = Math.Min(lower + 1, sorted.Length - 1);
+        return sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower);
+    }
+}

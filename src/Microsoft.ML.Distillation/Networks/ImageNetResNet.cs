@@ -1,0 +1,55 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Networks;
+
+/// <summary>
+/// Builds the ImageNet (torchvision-layout) basic-block ResNets <c>resnet18</c> and <c>resnet34</c> with their four HSAKD
+/// auxiliary branches. With L_i the stage depths and <c>S(c, n, s)</c> n basic blocks of width c:
+/// A1 = S(128, L2, 2) -> S(256, L3, 2) -> S(512, L4, 2); A2 = S(256, L3, 2) -> S(512, L4, 2); A3 = S(512, L4, 2);
+/// A4 = S(512, L4, 1); each followed by GAP and Linear(512 -> K*M).
+/// </summary>
+/// <remarks>
+/// These are <b>not</b> the CIFAR ResNets <c>resnet8</c>..<c>resnet110</c> (3x3 stem, three stages): the stem is a 7x7 stride-2
+/// convolution with max pooling, so a 224x224 image reaches layer4 at 7x7. Initialisation as in HSAKD's
+/// <c>models/resnet_imagenet.py</c>: convolutions Kaiming normal (fan_out), BN 1/0, linear layers at the PyTorch default.
+/// </remarks>
+internal static class ImageNetResNet
+{
+    /// <summary>Stage depths of ResNet-18.</summary>
+    public static readonly IReadOnlyList<int> ResNet18Blocks = [2, 2, 2, 2];
+
+    /// <summary>Stage depths of ResNet-34.</summary>
+    public static readonly IReadOnlyList<int> ResNet34Blocks = [3, 4, 6, 3];
+
+    /// <summary>Builds the network.</summary>
+    public static ClassifierNetwork Create(
+        string architecture, IReadOnlyList<int> blocksPerStage, int inputChannels, int classCount, int rotationCount)
+    {
+        var backbone = new ImageNetResNetBackbone(inputChannels, blocksPerStage, classCount);
+        var w = ImageNetResNetBackbone.Widths;
+
+        nn.Module<Tensor, Tensor>[] extractors =
+        [
+            nn.Sequential(
+                ResNetBasicBlock.Stage(w[0], w[1], blocksPerStage[1], stride: 2),
+                ResNetBasicBlock.Stage(w[1], w[2], blocksPerStage[2], stride: 2),
+                ResNetBasicBlock.Stage(w[2], w[3], blocksPerStage[3], stride: 2)),
+            nn.Sequential(
+                ResNetBasicBlock.Stage(w[1], w[2], blocksPerStage[2], stride: 2),
+                ResNetBasicBlock.Stage(w[2], w[3], blocksPerStage[3], stride: 2)),
+            nn.Sequential(ResNetBasicBlock.Stage(w[2], w[3], blocksPerStage[3], stride: 2)),
+            nn.Sequential(ResNetBasicBlock.Stage(w[3], w[3], blocksPerStage[3], stride: 1)),
+        ];
+        var auxiliary = new AuxiliaryClassifier(
+            "ResNetAuxiliaryClassifier", extractors, norms: null, featureSize: w[3], outputCount: classCount * rotationCount);
+
+        // Reference aux init: kaiming_normal_(fan_out, relu) for convs, BN 1/0; the linear heads keep the PyTorch default.
+        NetworkInitialization.KaimingNormalConvolutions(auxiliary);
+        NetworkInitialization.ResetBatchNorms(auxiliary);
+
+        return new BranchedClassifierNetwork(architecture, backbone, auxiliary, inputChannels, classCount, rotationCount);
+    }
+}
