@@ -43,8 +43,10 @@ public abstract class DistillationTrainerOptions
     public string PredictedLabelColumnName = Defaults.PredictedLabelColumnName;
 
     /// <summary>
-    /// Network name from the zoo: resnet8/14/20/32/44/56/110, resnet8x4, resnet32x4, wrn{d}_{k} with d = 6n+4 (wrn16_1, wrn16_2,
-    /// wrn40_1, wrn40_2, ...), vgg8/11/13/16/19. Input channels and class count come from the data.
+    /// Network name from the zoo: CIFAR ResNets resnet8/14/20/32/44/56/110, resnet8x4, resnet32x4 and resnet50 (bottleneck); wide ResNets
+    /// wrn{d}_{k} with d = 6n+4 (wrn16_1, wrn16_2, wrn40_1, wrn40_2, ...); vgg8/11/13/16/19; mobilenetv2_half_s1 (HSAKD's stride-1 stem) and
+    /// mobilenetv2_half (stride-2 stem); shufflenetv1, shufflenetv2; and the ImageNet-layout resnet18, resnet34 for photos (e.g. 224x224).
+    /// Input channels and class count come from the data. The README's Networks table lists their auxiliary-branch counts.
     /// </summary>
     public string Architecture = "";
 
