@@ -38,11 +38,20 @@ public abstract class DistillingEstimatorBase<TOptions> : DistillationEstimatorB
         int teacherBranches = _teacher.Network.AuxiliaryBranchCount;
         int studentBranches = NetworkRegistry.AuxiliaryBranchCount(Options.Architecture);
         if (teacherBranches != studentBranches)
-            throw new ArgumentException(
-                $"{Phase} pairs auxiliary branches one-to-one, but the teacher '{_teacher.Network.Architecture}' has {teacherBranches} and the student " +
-                $"'{Options.Architecture}' has {studentBranches}. Students that fit this teacher: {string.Join(", ", NetworkRegistry.NamesWithAuxiliaryBranches(teacherBranches))} " +
-                "(and any wrn{d}_{k}" + (teacherBranches == 3 ? ")." : " when the teacher has 3 branches)."),
-                nameof(DistillationTrainerOptions.Architecture));
+            throw PairingError(Phase, _teacher.Network.Architecture, teacherBranches, Options.Architecture, studentBranches);
+    }
+
+    /// <summary>The error for a student whose auxiliary-branch count differs from the teacher's, listing the students that fit.</summary>
+    internal static ArgumentException PairingError(string phase, string teacher, int teacherBranches, string student, int studentBranches)
+    {
+        var fitting = NetworkRegistry.NamesWithAuxiliaryBranches(teacherBranches);
+        string students = fitting.Count == 0 ? "none of the registered networks" : string.Join(", ", fitting);
+        if (teacherBranches == 3)
+            students += " (and any wrn{d}_{k})";
+        return new ArgumentException(
+            $"{phase} pairs auxiliary branches one-to-one, but the teacher '{teacher}' has {teacherBranches} and the student '{student}' has " +
+            $"{studentBranches}. Students that fit this teacher: {students}. Methods that pair no branches (Sskd, Kd, Baseline) accept any student.",
+            nameof(DistillationTrainerOptions.Architecture));
     }
 
     private protected override void CheckBeforeReading(ImageColumnInfo image, LabelColumnInfo label)

@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Data;
+using Microsoft.ML.Distillation.Estimators;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
 
@@ -141,6 +142,19 @@ public sealed class StudentEstimatorTests
         StringAssert.Contains(e.Message, "teacher 'resnet8' has 3");
         StringAssert.Contains(e.Message, "student 'vgg8' has 4");
         StringAssert.Contains(e.Message, "wrn16_2");
+    }
+
+    [TestMethod]
+    public void PairingError_ForAFourBranchTeacher_ListsTheFourBranchFamilies_AndNoWrn()
+    {
+        var e = HsakdEstimator.PairingError("HSAKD", "resnet34", 4, "shufflenetv1", 3);
+
+        StringAssert.Contains(e.Message, "teacher 'resnet34' has 4 and the student 'shufflenetv1' has 3");
+        foreach (var fits in new[] { "resnet18", "resnet50", "mobilenetv2_half_s1", "vgg8" })
+            StringAssert.Contains(e.Message, fits);
+        foreach (var doesNot in new[] { "wrn", "shufflenet", "resnet8," })
+            Assert.DoesNotContain(doesNot, e.Message.Split("Students that fit this teacher:")[1].Split('.')[0]);
+        StringAssert.Contains(e.Message, "Sskd, Kd, Baseline");
     }
 
     [TestMethod]
