@@ -86,6 +86,9 @@ internal static class Scenarios
         "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
     };
 
+    /// <summary>Set BENCH_TRACE_RSS=1 to print RSS after every step and epoch (memory investigations).</summary>
+    private static readonly bool TraceRss = Environment.GetEnvironmentVariable("BENCH_TRACE_RSS") == "1";
+
     public static ScenarioResult Run(string name, BenchmarkOptions o)
     {
         torch.set_num_threads(o.Threads);
@@ -135,7 +138,16 @@ internal static class Scenarios
         {
             Phase = name, Epochs = 1, BatchSize = o.BatchSize, Schedule = new LearningRateSchedule(0.05, Array.Empty<int>(), 0.1),
             Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Seed = 1, Device = CPU, RandomCropPadding = 4, HorizontalFlip = true,
-            StepObserver = timings.Add,
+            StepObserver = t =>
+            {
+                timings.Add(t);
+                if (TraceRss)
+                {
+                    var live = DisposeScopeManager.Statistics;
+                    Console.WriteLine($"step {t.Batch}: {t.TotalSeconds:F2} s, {Machine.CpuTimes()}, RSS {Machine.CurrentRssGiB():F3} GiB, peak {Machine.PeakRssGiB():F3} GiB, " +
+                        $"tensors created outside scopes {live.CreatedOutsideScopeCount}, live {live.ThreadTotalLiveCount}, {Machine.MallocInfo()}");
+                }
+            },
         };
         var env = new MLContext(seed: 1);
         using var channel = ((IHostEnvironment)env).Register("bench").Start("bench");
@@ -207,7 +219,12 @@ internal static class Scenarios
         using var student = ml.Distillation.Hsakd(teacher, new HsakdOptions
         {
             Architecture = "resnet8", Epochs = 5, Seed = 1, NumberOfThreads = o.Threads,
-            MetricsCallback = m => rss[m.Epoch] = Machine.CurrentRssGiB(),
+            MetricsCallback = m =>
+            {
+                rss[m.Epoch] = Machine.CurrentRssGiB();
+                if (TraceRss)
+                    Console.WriteLine($"epoch {m.Epoch}: {Machine.CpuTimes()}, RSS {rss[m.Epoch]:F3} GiB, peak {Machine.PeakRssGiB():F3} GiB");
+            },
         }).Fit(train);
         return new ScenarioResult
         {
