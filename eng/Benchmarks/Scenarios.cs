@@ -22,6 +22,7 @@ internal sealed class BenchmarkOptions
     public int Threads { get; private set; } = Environment.ProcessorCount;
     public string? WritePath { get; private set; }
     public string? Scenario { get; private set; }
+    public bool ReleaseMemory { get; private set; } = true;
 
     public static BenchmarkOptions? Parse(string[] args)
     {
@@ -38,19 +39,21 @@ internal sealed class BenchmarkOptions
                 case "--threads": o.Threads = int.Parse(v, CultureInfo.InvariantCulture); break;
                 case "--write": o.WritePath = v; break;
                 case "--scenario": o.Scenario = v; break;
+                case "--release-memory": o.ReleaseMemory = bool.Parse(v); break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --threads --write");
+                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --threads --release-memory --write");
                     return null;
             }
         }
         return o;
     }
 
-    public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --threads {Threads}";
+    public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --threads {Threads}" + (ReleaseMemory ? "" : " --release-memory false");
 
     public IEnumerable<string> ChildArguments(string scenario)
         => new[] { "throughput", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--warmup", Warmup.ToString(CultureInfo.InvariantCulture),
-            "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--scenario", scenario };
+            "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--threads", Threads.ToString(CultureInfo.InvariantCulture),
+            "--release-memory", ReleaseMemory.ToString(), "--scenario", scenario };
 }
 
 /// <summary>What one scenario measured.</summary>
@@ -138,6 +141,7 @@ internal static class Scenarios
         {
             Phase = name, Epochs = 1, BatchSize = o.BatchSize, Schedule = new LearningRateSchedule(0.05, Array.Empty<int>(), 0.1),
             Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Seed = 1, Device = CPU, RandomCropPadding = 4, HorizontalFlip = true,
+            ReleaseMemoryEachStep = o.ReleaseMemory,
             StepObserver = t =>
             {
                 timings.Add(t);
@@ -218,12 +222,13 @@ internal static class Scenarios
         var rss = new Dictionary<int, double>();
         using var student = ml.Distillation.Hsakd(teacher, new HsakdOptions
         {
-            Architecture = "resnet8", Epochs = 5, Seed = 1, NumberOfThreads = o.Threads,
+            Architecture = "resnet8", Epochs = 5, Seed = 1, NumberOfThreads = o.Threads, ReleaseMemoryEachStep = o.ReleaseMemory,
             MetricsCallback = m =>
             {
                 rss[m.Epoch] = Machine.CurrentRssGiB();
                 if (TraceRss)
-                    Console.WriteLine($"epoch {m.Epoch}: {Machine.CpuTimes()}, RSS {rss[m.Epoch]:F3} GiB, peak {Machine.PeakRssGiB():F3} GiB");
+                    Console.WriteLine($"epoch {m.Epoch}: {Machine.CpuTimes()}, RSS {rss[m.Epoch]:F3} GiB, peak {Machine.PeakRssGiB():F3} GiB, " +
+                        $"managed heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1} MiB, live tensors {DisposeScopeManager.Statistics.ThreadTotalLiveCount}, {Machine.MallocInfo()}");
             },
         }).Fit(train);
         return new ScenarioResult

@@ -3,6 +3,7 @@
 using System.Diagnostics;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Native;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.SelfSupervision;
 using Microsoft.ML.Runtime;
@@ -51,6 +52,9 @@ internal sealed class TrainingSettings
     /// network itself in eval mode (tests compare the two).
     /// </summary>
     public bool FoldTeacherBatchNorms { get; init; } = true;
+
+    /// <summary>Trim the native heap before every step (<see cref="NativeHeap.Trim"/>); true by default, as the public option.</summary>
+    public bool ReleaseMemoryEachStep { get; init; } = true;
 
     /// <summary>Called after every step with its timings (benchmarks); null in normal use.</summary>
     public Action<StepTiming>? StepObserver { get; init; }
@@ -152,6 +156,8 @@ internal sealed class TrainingEngine
                 for (int batchIndex = 0; batchIndex < sampler.BatchCount; batchIndex++)
                 {
                     settings.CancellationToken.ThrowIfCancellationRequested();
+                    if (settings.ReleaseMemoryEachStep)
+                        NativeHeap.Trim(); // the previous step's memory is free now; see NativeHeap
                     long stepStart = Stopwatch.GetTimestamp();
                     using var step = NewDisposeScope();
                     var (raw, labels) = sampler.GetBatch(train, order, batchIndex);
@@ -188,6 +194,8 @@ internal sealed class TrainingEngine
                         Stopwatch.GetElapsedTime(stepStart, dataEnd).TotalSeconds, Stopwatch.GetElapsedTime(stepStart).TotalSeconds));
                 }
 
+                if (settings.ReleaseMemoryEachStep)
+                    NativeHeap.Trim();
                 var terms = new Dictionary<string, double>();
                 for (int t = 0; t < termSums.Length; t++)
                     terms[loss.TermNames[t]] = termSums[t].item<double>() / seen;
