@@ -23,6 +23,7 @@ internal sealed class BenchmarkOptions
     public int Threads { get; private set; } = Environment.ProcessorCount;
     public string? WritePath { get; private set; }
     public string? Scenario { get; private set; }
+    public bool ReleaseMemory { get; private set; } = true;
 
     public static BenchmarkOptions? Parse(string[] args)
     {
@@ -40,19 +41,22 @@ internal sealed class BenchmarkOptions
                 case "--threads": o.Threads = int.Parse(v, CultureInfo.InvariantCulture); break;
                 case "--write": o.WritePath = v; break;
                 case "--scenario": o.Scenario = v; break;
+                case "--release-memory": o.ReleaseMemory = bool.Parse(v); break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --batch-size-224 --threads --write --scenario");
+                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --batch-size-224 --threads --release-memory --write --scenario");
                     return null;
             }
         }
         return o;
     }
 
-    public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --batch-size-224 {BatchSize224} --threads {Threads}";
+    public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --batch-size-224 {BatchSize224} --threads {Threads}"
+        + (ReleaseMemory ? "" : " --release-memory false");
 
     public IEnumerable<string> ChildArguments(string scenario)
         => new[] { "throughput", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--warmup", Warmup.ToString(CultureInfo.InvariantCulture),
-            "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--batch-size-224", BatchSize224.ToString(CultureInfo.InvariantCulture), "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--scenario", scenario };
+            "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--batch-size-224", BatchSize224.ToString(CultureInfo.InvariantCulture),
+            "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--release-memory", ReleaseMemory.ToString(), "--scenario", scenario };
 }
 
 /// <summary>What one scenario measured.</summary>
@@ -87,6 +91,9 @@ internal static class Scenarios
     {
         "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", ImageNetScenario.Name, "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
     };
+
+    /// <summary>Set BENCH_TRACE_RSS=1 to print RSS after every step and epoch (memory investigations).</summary>
+    private static readonly bool TraceRss = Environment.GetEnvironmentVariable("BENCH_TRACE_RSS") == "1";
 
     public static ScenarioResult Run(string name, BenchmarkOptions o)
     {
@@ -138,7 +145,17 @@ internal static class Scenarios
         {
             Phase = name, Epochs = 1, BatchSize = o.BatchSize, Schedule = new LearningRateSchedule(0.05, Array.Empty<int>(), 0.1),
             Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Seed = 1, Device = CPU, RandomCropPadding = 4, HorizontalFlip = true,
-            StepObserver = timings.Add,
+            ReleaseMemoryEachStep = o.ReleaseMemory,
+            StepObserver = t =>
+            {
+                timings.Add(t);
+                if (TraceRss)
+                {
+                    var live = DisposeScopeManager.Statistics;
+                    Console.WriteLine($"step {t.Batch}: {t.TotalSeconds:F2} s, {Machine.CpuTimes()}, RSS {Machine.CurrentRssGiB():F3} GiB, peak {Machine.PeakRssGiB():F3} GiB, " +
+                        $"tensors created outside scopes {live.CreatedOutsideScopeCount}, live {live.ThreadTotalLiveCount}, {Machine.MallocInfo()}");
+                }
+            },
         };
         var env = new MLContext(seed: 1);
         using var channel = ((IHostEnvironment)env).Register("bench").Start("bench");
@@ -209,8 +226,14 @@ internal static class Scenarios
         var rss = new Dictionary<int, double>();
         using var student = ml.Distillation.Hsakd(teacher, new HsakdOptions
         {
-            Architecture = "resnet8", Epochs = 5, Seed = 1, NumberOfThreads = o.Threads,
-            MetricsCallback = m => rss[m.Epoch] = Machine.CurrentRssGiB(),
+            Architecture = "resnet8", Epochs = 5, Seed = 1, NumberOfThreads = o.Threads, ReleaseMemoryEachStep = o.ReleaseMemory,
+            MetricsCallback = m =>
+            {
+                rss[m.Epoch] = Machine.CurrentRssGiB();
+                if (TraceRss)
+                    Console.WriteLine($"epoch {m.Epoch}: {Machine.CpuTimes()}, RSS {rss[m.Epoch]:F3} GiB, peak {Machine.PeakRssGiB():F3} GiB, " +
+                        $"managed heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1} MiB, live tensors {DisposeScopeManager.Statistics.ThreadTotalLiveCount}, {Machine.MallocInfo()}");
+            },
         }).Fit(train);
         return new ScenarioResult
         {

@@ -1,5 +1,6 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.ML.Distillation.Networks;
@@ -66,6 +67,41 @@ internal static class Machine
         catch (IOException)
         {
             return "unknown CPU";
+        }
+    }
+
+    private static TimeSpan s_lastUser, s_lastSystem;
+
+    /// <summary>User and system CPU time of this process since the previous call (less sensitive to a busy machine than wall time).</summary>
+    public static string CpuTimes()
+    {
+        using var self = Process.GetCurrentProcess();
+        TimeSpan user = self.UserProcessorTime, system = self.PrivilegedProcessorTime;
+        string text = $"cpu user {(user - s_lastUser).TotalSeconds:F2} s sys {(system - s_lastSystem).TotalSeconds:F2} s";
+        (s_lastUser, s_lastSystem) = (user, system);
+        return text;
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct MallInfo2
+    {
+        public nuint Arena, Ordblks, Smblks, Hblks, Hblkhd, Usmblks, Fsmblks, Uordblks, Fordblks, Keepcost;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallInfo2 NativeMallInfo2();
+
+    /// <summary>glibc's view of the native heap: sbrk/arena bytes, of which free, and mmapped bytes (MiB).</summary>
+    public static string MallocInfo()
+    {
+        try
+        {
+            var m = NativeMallInfo2();
+            return $"malloc arena {m.Arena / 1048576.0:F0} MiB (in use {m.Uordblks / 1048576.0:F0}, free {m.Fordblks / 1048576.0:F0}), mmapped {m.Hblkhd / 1048576.0:F0} MiB in {m.Hblks}";
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return "no mallinfo2";
         }
     }
 

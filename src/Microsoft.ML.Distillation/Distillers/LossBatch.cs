@@ -21,7 +21,10 @@ internal sealed class LossBatch
     /// <summary>The network being trained, over 4B rows (row 4i+j = sample i rotated j quarter-turns).</summary>
     public NetworkOutput Student { get; }
 
-    /// <summary>The frozen teacher over the same rows (no gradient), or null when training without one.</summary>
+    /// <summary>
+    /// The frozen teacher over the same rows (no gradient), or null when training without one. Its
+    /// <see cref="NetworkOutput.Features"/> are empty unless the loss says <see cref="IDistillationLoss.UsesTeacherFeatures"/>.
+    /// </summary>
     public NetworkOutput? Teacher { get; }
 
     /// <summary>Class indices of the B original samples, [B], int64.</summary>
@@ -83,6 +86,12 @@ internal interface IDistillationLoss
     /// checkpoints. It is not part of the fitted model.
     /// </summary>
     nn.Module? TrainableModule => null;
+
+    /// <summary>
+    /// True when <see cref="Compute"/> reads the teacher's tap features (<see cref="NetworkOutput.Features"/>). When false the
+    /// engine releases them right after the teacher's forward, to save memory.
+    /// </summary>
+    bool UsesTeacherFeatures => false;
 
     /// <summary>Computes the loss of one step.</summary>
     LossResult Compute(LossBatch batch);

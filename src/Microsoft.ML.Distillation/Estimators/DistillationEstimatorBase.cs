@@ -64,7 +64,7 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
         var label = ImageSchemaValidator.ValidateLabelColumn(input.Schema, Options.LabelColumnName);
         CheckBeforeReading(image, label);
         var device = TorchRuntime.Resolve(Options.Device);
-        if (Options.NumberOfThreads is int threads)
+        if ((Options.NumberOfThreads ?? CpuTopology.DefaultTorchThreads()) is int threads)
             torch.set_num_threads(threads);
 
         using var channel = Host.Start(Phase);
@@ -107,6 +107,7 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
                 CancellationToken = cancellation,
                 Checkpoints = store,
                 ResumeFrom = resume,
+                ReleaseMemoryEachStep = Options.ReleaseMemoryEachStep,
             };
             var engine = new TrainingEngine(channel, Options.MetricsCallback);
             loss = PrepareLoss(loss, new LossPreparation(network, train, normalization, settings, channel));

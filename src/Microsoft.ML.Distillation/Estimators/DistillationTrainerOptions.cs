@@ -110,8 +110,21 @@ public abstract class DistillationTrainerOptions
     /// <summary>Called after every epoch with its metrics (also written to <c>mlContext.Log</c>).</summary>
     public Action<TrainingMetrics>? MetricsCallback;
 
-    /// <summary>Threads libtorch uses on the CPU (process-wide). Default null: libtorch's default (the number of cores).</summary>
+    /// <summary>
+    /// Threads libtorch uses on the CPU (process-wide, set when <c>Fit</c> starts). Default null: one per physical core the process
+    /// may run on (SMT siblings count once; CPU affinity and container CPU limits are honoured), or libtorch's own default when the
+    /// <c>OMP_NUM_THREADS</c> or <c>MKL_NUM_THREADS</c> environment variable is set.
+    /// </summary>
     public int? NumberOfThreads;
+
+    /// <summary>
+    /// Before every training step, hand the memory the previous step freed back to the operating system (glibc <c>malloc_trim</c>;
+    /// Linux only, no effect elsewhere). Default true: the resident memory stays at one step's working set instead of growing with
+    /// the fragmentation of the C heap (measured on a 2-core build machine, HSAKD WRN-40-2 → WRN-16-2 at batch 64: peak
+    /// 1.6 GiB instead of 1.9 GiB and growing). It costs page faults when the next step touches that memory again (about 10% of
+    /// step time there); set false when memory is plentiful and the last bit of speed matters.
+    /// </summary>
+    public bool ReleaseMemoryEachStep = true;
 
     /// <summary>
     /// Stops training within one batch (and data reading within a few hundred rows); <c>Fit</c> then throws

@@ -110,7 +110,7 @@ internal sealed class AuxiliaryClassifier : nn.Module<IReadOnlyList<Tensor>, IRe
         var x = _extractors[index].call(tap);
         if (_norms is not null)
         {
-            x = nn.functional.relu(_norms[index].call(x));
+            x = nn.functional.relu(_norms[index].call(x), inplace: true);
         }
 
         var pooled = nn.functional.adaptive_avg_pool2d(x, 1).flatten(1);

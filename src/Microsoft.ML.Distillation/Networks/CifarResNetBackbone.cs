@@ -13,7 +13,7 @@ namespace Microsoft.ML.Distillation.Networks;
 /// Taps: the outputs of layer1, layer2 and layer3 (post-ReLU).
 /// </summary>
 /// <remarks>State-dict names follow the PyTorch reference: conv1, bn1, layer{1,2,3}.{i}.…, fc.</remarks>
-internal sealed class CifarResNetBackbone : TappedBackbone
+internal sealed class CifarResNetBackbone : TappedBackbone, IFoldableConvolutionNorms
 {
     [ComponentName(Name = "conv1")]
     private readonly Conv2d _conv1;
@@ -76,10 +76,13 @@ internal sealed class CifarResNetBackbone : TappedBackbone
     internal Linear Head => _fc;
 
     /// <inheritdoc/>
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [(_conv1, _bn1)];
+
+    /// <inheritdoc/>
     public override BackboneOutput ForwardWithTaps(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var stem = nn.functional.relu(_bn1.call(_conv1.call(input)));
+        var stem = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv1, _bn1, input), inplace: true);
         var f1 = _layer1.call(stem);
         var f2 = _layer2.call(f1);
         var f3 = _layer3.call(f2);

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Distillation.Networks;
 /// Post-activation residual block of the CIFAR ResNets: <c>ReLU(BN2(conv2(ReLU(BN1(conv1(x))))) + shortcut(x))</c>,
 /// with a 1x1-conv + BN projection shortcut (<c>downsample</c>) when the stride or the width changes.
 /// </summary>
-internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
+internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>, IFoldableConvolutionNorms
 {
     [ComponentName(Name = "conv1")]
     private readonly Conv2d _conv1;
@@ -26,7 +26,7 @@ internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
     private readonly BatchNorm2d _bn2;
 
     [ComponentName(Name = "downsample")]
-    private readonly Sequential? _downsample;
+    private readonly FoldableSequential? _downsample;
 
     public ResNetBasicBlock(int inChannels, int outChannels, int stride)
         : base(nameof(ResNetBasicBlock))
@@ -37,7 +37,7 @@ internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
         _bn2 = nn.BatchNorm2d(outChannels);
         if (stride != 1 || inChannels != outChannels)
         {
-            _downsample = nn.Sequential(
+            _downsample = new FoldableSequential(
                 nn.Conv2d(inChannels, outChannels, kernel_size: 1, stride: stride, bias: false),
                 nn.BatchNorm2d(outChannels));
         }
@@ -72,12 +72,16 @@ internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
     internal (Conv2d Convolution, BatchNorm2d Norm)? Projection
         => _downsample is null ? null : ((Conv2d)_downsample[0], (BatchNorm2d)_downsample[1]);
 
+    /// <inheritdoc/>
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [(_conv1, _bn1), (_conv2, _bn2)];
+
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var output = _bn2.call(_conv2.call(nn.functional.relu(_bn1.call(_conv1.call(input)))));
+        var hidden = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv1, _bn1, input), inplace: true);
+        var output = BatchNormFolding.ConvolutionThenNorm(_conv2, _bn2, hidden);
         var shortcut = _downsample is null ? input : _downsample.call(input);
         output.add_(shortcut);
-        return nn.functional.relu(output).MoveToOuterDisposeScope();
+        return nn.functional.relu(output, inplace: true).MoveToOuterDisposeScope();
     }
 }

@@ -29,7 +29,7 @@ internal static class Vgg
     /// One VGG block: for each width a 3x3 conv (with bias, padding 1) + BN, with an in-place ReLU between convs
     /// but not after the last BN. Children are numbered as in the reference (conv, bn, relu, conv, bn, ...).
     /// </summary>
-    public static Sequential Block(IReadOnlyList<int> widths, int inChannels)
+    public static FoldableSequential Block(IReadOnlyList<int> widths, int inChannels)
     {
         var modules = new List<nn.Module<Tensor, Tensor>>();
         var channels = inChannels;
@@ -45,7 +45,7 @@ internal static class Vgg
             channels = width;
         }
 
-        return nn.Sequential(modules);
+        return new FoldableSequential([.. modules]);
     }
 
     /// <summary>Builds the network for <paramref name="depth"/> in {8, 11, 13, 16, 19}.</summary>

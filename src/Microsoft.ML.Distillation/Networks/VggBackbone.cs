@@ -21,19 +21,19 @@ namespace Microsoft.ML.Distillation.Networks;
 internal sealed class VggBackbone : TappedBackbone
 {
     [ComponentName(Name = "block0")]
-    private readonly Sequential _block0;
+    private readonly FoldableSequential _block0;
 
     [ComponentName(Name = "block1")]
-    private readonly Sequential _block1;
+    private readonly FoldableSequential _block1;
 
     [ComponentName(Name = "block2")]
-    private readonly Sequential _block2;
+    private readonly FoldableSequential _block2;
 
     [ComponentName(Name = "block3")]
-    private readonly Sequential _block3;
+    private readonly FoldableSequential _block3;
 
     [ComponentName(Name = "block4")]
-    private readonly Sequential _block4;
+    private readonly FoldableSequential _block4;
 
     [ComponentName(Name = "pool0")]
     private readonly MaxPool2d _pool0;
@@ -80,7 +80,7 @@ internal sealed class VggBackbone : TappedBackbone
     public override int EmbeddingSize => _tapChannels[^1];
 
     /// <summary>The five conv blocks (read by the ONNX writer).</summary>
-    internal IReadOnlyList<Sequential> Blocks => [_block0, _block1, _block2, _block3, _block4];
+    internal IReadOnlyList<FoldableSequential> Blocks => [_block0, _block1, _block2, _block3, _block4];
 
     /// <summary>The max pools after blocks 0, 1 and 2.</summary>
     internal IReadOnlyList<MaxPool2d> Pools => [_pool0, _pool1, _pool2];
@@ -92,13 +92,16 @@ internal sealed class VggBackbone : TappedBackbone
     public override BackboneOutput ForwardWithTaps(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var f0 = nn.functional.relu(_block0.call(input));
-        var f1 = nn.functional.relu(_block1.call(_pool0.call(f0)));
-        var f2 = nn.functional.relu(_block2.call(_pool1.call(f1)));
-        var x3 = nn.functional.relu(_block3.call(_pool2.call(f2)));
-        var f3 = nn.functional.relu(_block4.call(x3));
+        var f0 = Relu(_block0.call(input));
+        var f1 = Relu(_block1.call(_pool0.call(f0)));
+        var f2 = Relu(_block2.call(_pool1.call(f1)));
+        var x3 = Relu(_block3.call(_pool2.call(f2)));
+        var f3 = Relu(_block4.call(x3));
         var embedding = nn.functional.adaptive_avg_pool2d(f3, 1).flatten(1);
         var logits = _classifier.call(embedding);
         return new BackboneOutput(logits, embedding, [f0, f1, f2, f3]).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The ReLU after a block, in place: the block's output is a fresh tensor nothing else reads.</summary>
+    private static Tensor Relu(Tensor blockOutput) => nn.functional.relu(blockOutput, inplace: true);
 }

@@ -12,7 +12,7 @@ namespace Microsoft.ML.Distillation.Networks;
 /// shortcut: the raw <c>x</c> when the width is unchanged, otherwise a 1x1 strided conv applied to <c>a</c>
 /// (not to <c>x</c>), as in the reference code. Dropout is 0 and therefore absent.
 /// </summary>
-internal sealed class WideResNetBlock : nn.Module<Tensor, Tensor>
+internal sealed class WideResNetBlock : nn.Module<Tensor, Tensor>, IFoldableConvolutionNorms
 {
     [ComponentName(Name = "bn1")]
     private readonly BatchNorm2d _bn1;
@@ -63,11 +63,15 @@ internal sealed class WideResNetBlock : nn.Module<Tensor, Tensor>
     /// <summary>The 1x1 projection applied to ReLU(bn1(x)), or null for the identity shortcut on x.</summary>
     internal Conv2d? Projection => _convShortcut;
 
+    /// <summary>conv1 → bn2 is the one foldable pair; bn1 reads the block input (a residual sum) and stays a batch norm.</summary>
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [(_conv1, _bn2)];
+
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var activated = nn.functional.relu(_bn1.call(input));
-        var output = _conv2.call(nn.functional.relu(_bn2.call(_conv1.call(activated))));
+        var activated = nn.functional.relu(_bn1.call(input), inplace: true);
+        var hidden = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv1, _bn2, activated), inplace: true);
+        var output = _conv2.call(hidden);
         var shortcut = _convShortcut is null ? input : _convShortcut.call(activated);
         output.add_(shortcut);
         return output.MoveToOuterDisposeScope();

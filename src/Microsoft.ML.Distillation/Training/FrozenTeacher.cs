@@ -7,19 +7,33 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Distillation.Training;
 
 /// <summary>
-/// Puts a teacher into the state distillation needs (on the training device, eval mode, no gradients, auxiliary inputs
-/// detached) and restores its previous state when disposed, so the caller's fitted teacher is left as it was.
+/// The teacher as distillation needs it: on the training device, eval mode, no gradients, auxiliary inputs detached.
 /// </summary>
+/// <remarks>
+/// Two ways:
+/// <list type="bullet">
+/// <item>Folded (<c>foldBatchNorms</c>, the engine's default for teachers): a private inference-only copy of the teacher
+/// with every batch norm that directly follows a convolution folded into it (<see cref="BatchNormFolding"/>), its parameters
+/// not requiring gradients. The caller's teacher is not touched at all. Families that do not declare foldable pairs, and batch
+/// norms that cannot be folded (pre-activation ones, those after a residual add), run as eval-mode batch norms.</item>
+/// <item>In place: the caller's network itself is switched to that state, and restored when this object is disposed.</item>
+/// </list>
+/// </remarks>
 internal sealed class FrozenTeacher : IDisposable
 {
     private readonly ClassifierNetwork _teacher;
+    private readonly ClassifierNetwork? _folded;
     private readonly Device _device;
     private readonly bool _training;
     private readonly bool _detach;
     private readonly bool _auxiliary;
     private readonly Dictionary<string, bool> _requiresGrad;
 
-    public FrozenTeacher(ClassifierNetwork teacher, Device device, bool computeAuxiliary)
+    /// <param name="teacher">The fitted network.</param>
+    /// <param name="device">Where the teacher runs.</param>
+    /// <param name="computeAuxiliary">Whether the forward computes the auxiliary branches.</param>
+    /// <param name="foldBatchNorms">Run a folded inference-only copy instead of the network itself.</param>
+    public FrozenTeacher(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool foldBatchNorms = false)
     {
         _teacher = teacher;
         _device = teacher.parameters().First().device;
@@ -27,6 +41,12 @@ internal sealed class FrozenTeacher : IDisposable
         _detach = teacher.DetachAuxiliaryInputs;
         _auxiliary = teacher.ComputeAuxiliary;
         _requiresGrad = teacher.named_parameters().ToDictionary(p => p.name, p => p.parameter.requires_grad);
+        if (foldBatchNorms)
+        {
+            _folded = FoldedCopy(teacher, device, computeAuxiliary);
+            return;
+        }
+
         teacher.to(device);
         teacher.eval();
         teacher.DetachAuxiliaryInputs = true;
@@ -35,13 +55,75 @@ internal sealed class FrozenTeacher : IDisposable
             p.requires_grad = false;
     }
 
+    /// <summary>True when the teacher runs as a folded inference-only copy.</summary>
+    public bool IsFolded => _folded is not null;
+
+    /// <summary>Number of batch norms folded into convolutions (0 when not folded).</summary>
+    public int FoldedNormCount { get; private set; }
+
+    /// <summary>
+    /// The teacher's outputs for <paramref name="input"/>, computed under no_grad. The tap features are released at once unless
+    /// <paramref name="keepFeatures"/> (then <see cref="NetworkOutput.Features"/> is empty). The tensors belong to the caller's dispose scope.
+    /// </summary>
+    public NetworkOutput Forward(Tensor input, bool keepFeatures)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var output = (_folded ?? _teacher).forward(input);
+        output.Logits.MoveToOuterDisposeScope();
+        output.Embedding.MoveToOuterDisposeScope();
+        foreach (var logits in output.AuxLogits)
+            logits.MoveToOuterDisposeScope();
+        if (keepFeatures)
+        {
+            foreach (var feature in output.Features)
+                feature.MoveToOuterDisposeScope();
+        }
+        return new NetworkOutput(output.Logits, output.Embedding, keepFeatures ? output.Features : [], output.AuxLogits);
+    }
+
+    /// <summary>Restores the teacher's device, mode, flags and gradient requirements; disposes the folded copy.</summary>
     public void Dispose()
     {
+        if (_folded is not null)
+        {
+            _folded.Dispose();
+            return;
+        }
+
         _teacher.to(_device);
         foreach (var (name, parameter) in _teacher.named_parameters())
             parameter.requires_grad = _requiresGrad[name];
         _teacher.train(_training);
         _teacher.DetachAuxiliaryInputs = _detach;
         _teacher.ComputeAuxiliary = _auxiliary;
+    }
+
+    private ClassifierNetwork FoldedCopy(ClassifierNetwork teacher, Device device, bool computeAuxiliary)
+    {
+        // Building the copy initialises weights that are overwritten at once; keep the global generator where it was, so that
+        // a fixed-seed run draws the same numbers with and without folding.
+        using var rngState = torch.random.get_rng_state();
+        var copy = NetworkRegistry.Create(teacher.Architecture, teacher.InputChannels, teacher.ClassCount, teacher.RotationCount);
+        torch.random.set_rng_state(rngState);
+        try
+        {
+            using (no_grad())
+            using (var scope = NewDisposeScope())
+                copy.load_state_dict(teacher.state_dict());
+            copy.to(device);
+            copy.eval();
+            foreach (var p in copy.parameters())
+                p.requires_grad = false;
+            copy.DetachAuxiliaryInputs = true;
+            copy.ComputeAuxiliary = computeAuxiliary;
+            FoldedNormCount = BatchNormFolding.FoldInPlace(copy);
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
     }
 }

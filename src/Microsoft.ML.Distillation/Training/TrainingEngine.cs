@@ -3,6 +3,7 @@
 using System.Diagnostics;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Native;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.SelfSupervision;
 using Microsoft.ML.Runtime;
@@ -45,6 +46,15 @@ internal sealed class TrainingSettings
     public CancellationToken CancellationToken { get; init; }
     public CheckpointStore? Checkpoints { get; init; }
     public ResumePoint? ResumeFrom { get; init; }
+
+    /// <summary>
+    /// Run the teacher as a folded inference-only copy (<see cref="FrozenTeacher"/>); true by default. False runs the caller's
+    /// network itself in eval mode (tests compare the two).
+    /// </summary>
+    public bool FoldTeacherBatchNorms { get; init; } = true;
+
+    /// <summary>Trim the native heap before every step (<see cref="NativeHeap.Trim"/>); true by default, as the public option.</summary>
+    public bool ReleaseMemoryEachStep { get; init; } = true;
 
     /// <summary>Called after every step with its timings (benchmarks); null in normal use.</summary>
     public Action<StepTiming>? StepObserver { get; init; }
@@ -98,7 +108,7 @@ internal sealed class TrainingEngine
         var history = new List<TrainingMetrics>(settings.Epochs);
         var clock = Stopwatch.StartNew();
 
-        using var teacherLease = teacher is null ? null : new FrozenTeacher(teacher, device, loss.UsesAuxiliaryBranches);
+        using var teacherLease = teacher is null ? null : new FrozenTeacher(teacher, device, loss.UsesAuxiliaryBranches, settings.FoldTeacherBatchNorms);
         using var frozenNetwork = settings.Trainable == TrainableParts.None ? new FrozenTeacher(student, device, loss.UsesAuxiliaryBranches) : null;
         var parameters = settings.Trainable == TrainableParts.None ? [] : PrepareStudent(student, settings.Trainable, device);
         var lossModule = loss.TrainableModule;
@@ -146,6 +156,8 @@ internal sealed class TrainingEngine
                 for (int batchIndex = 0; batchIndex < sampler.BatchCount; batchIndex++)
                 {
                     settings.CancellationToken.ThrowIfCancellationRequested();
+                    if (settings.ReleaseMemoryEachStep)
+                        NativeHeap.Trim(); // the previous step's memory is free now; see NativeHeap
                     long stepStart = Stopwatch.GetTimestamp();
                     using var step = NewDisposeScope();
                     var (raw, labels) = sampler.GetBatch(train, order, batchIndex);
@@ -156,16 +168,13 @@ internal sealed class TrainingEngine
                     var targets = rotationCount > 1 ? Rotations.JointLabels(labels) : labels;
                     long dataEnd = Stopwatch.GetTimestamp();
 
+                    // Teacher first: its transient activations are gone before the student's saved ones exist.
+                    var teacherOut = teacherLease?.Forward(inputs, loss.UsesTeacherFeatures);
                     student.ComputeAuxiliary = loss.UsesAuxiliaryBranches;
                     var studentOut = student.forward(inputs);
-                    NetworkOutput? teacherOut = null;
-                    if (teacher is not null)
-                    {
-                        using var noGrad = no_grad();
-                        teacherOut = teacher.forward(inputs);
-                    }
 
                     var result = loss.Compute(new LossBatch(studentOut, teacherOut, labels, targets, rotationCount));
+                    StepMemory.ReleaseAfterLoss(studentOut, teacherOut);
                     if (checkEachStep)
                         CheckFinite(result, settings.Phase, epoch, batchIndex, lr);
                     optimizer.zero_grad();
@@ -185,6 +194,8 @@ internal sealed class TrainingEngine
                         Stopwatch.GetElapsedTime(stepStart, dataEnd).TotalSeconds, Stopwatch.GetElapsedTime(stepStart).TotalSeconds));
                 }
 
+                if (settings.ReleaseMemoryEachStep)
+                    NativeHeap.Trim();
                 var terms = new Dictionary<string, double>();
                 for (int t = 0; t < termSums.Length; t++)
                     terms[loss.TermNames[t]] = termSums[t].item<double>() / seen;

@@ -1,5 +1,6 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,7 +20,7 @@ internal static class OnnxLayers
     /// <summary>
     /// A 2-d convolution, with the batch norm that directly follows it folded in when <paramref name="followingNorm"/> is given:
     /// with s = gamma / sqrt(var + eps), <c>W' = W * s</c> per output channel and <c>b' = (b - mean) * s + beta</c>
-    /// (computed in float64, stored as float32).
+    /// (<see cref="BatchNormFolding.Fold"/>: computed in float64, stored as float32).
     /// </summary>
     public static string Convolution(OnnxGraphBuilder graph, string input, Conv2d conv, BatchNorm2d? followingNorm, string name)
     {
@@ -29,24 +30,25 @@ internal static class OnnxLayers
         }
 
         long outChannels = conv.out_channels;
-        double[] weight = Values(conv.weight);
-        double[] bias = conv.bias is null ? new double[outChannels] : Values(conv.bias);
-        long perChannel = weight.Length / outChannels;
+        double[] weight, bias;
         string weightName = name + ".weight";
         if (followingNorm is not null)
         {
-            var (scale, shift) = NormAsAffine(followingNorm, name);
-            for (long c = 0; c < outChannels; c++)
+            if (followingNorm.running_mean is null || followingNorm.running_var is null)
             {
-                for (long k = 0; k < perChannel; k++)
-                {
-                    weight[c * perChannel + k] *= scale[c];
-                }
-
-                bias[c] = bias[c] * scale[c] + shift[c];
+                throw new NotSupportedException($"'{name}': a batch norm without running statistics cannot be folded.");
             }
 
+            using var scope = NewDisposeScope();
+            var (foldedWeight, foldedBias) = BatchNormFolding.Fold(conv, followingNorm);
+            weight = Values(foldedWeight);
+            bias = Values(foldedBias);
             weightName = name + ".weight_folded";
+        }
+        else
+        {
+            weight = Values(conv.weight!);
+            bias = conv.bias is null ? new double[outChannels] : Values(conv.bias);
         }
 
         long[] kernel = conv.kernel_size;
@@ -191,10 +193,11 @@ internal static class OnnxLayers
     }
 
     /// <summary>
-    /// The children of a <see cref="Sequential"/> made of Conv2d (with the BatchNorm2d right after it folded in), BatchNorm2d,
-    /// ReLU and MaxPool2d, in order. Child i is named <c>{name}.{i}</c> as in the state dict.
+    /// The children of a sequence (<see cref="TorchSharp.Modules.Sequential"/> or <see cref="FoldableSequential"/>) made of Conv2d
+    /// (with the BatchNorm2d right after it folded in), BatchNorm2d, ReLU and MaxPool2d, in order. Child i is named
+    /// <c>{name}.{i}</c> as in the state dict.
     /// </summary>
-    public static string Sequential(OnnxGraphBuilder graph, string input, Sequential sequential, string name)
+    public static string Sequential(OnnxGraphBuilder graph, string input, nn.Module sequential, string name)
     {
         var children = sequential.named_children().ToList();
         string x = input;
@@ -228,30 +231,6 @@ internal static class OnnxLayers
         }
 
         return x;
-    }
-
-    /// <summary>A batch norm as y = x * scale + shift per channel (float64): scale = gamma / sqrt(var + eps), shift = beta - mean * scale.</summary>
-    private static (double[] Scale, double[] Shift) NormAsAffine(BatchNorm2d norm, string name)
-    {
-        if (norm.running_mean is null || norm.running_var is null)
-        {
-            throw new NotSupportedException($"'{name}': a batch norm without running statistics cannot be folded.");
-        }
-
-        long channels = norm.num_features;
-        double[] mean = Values(norm.running_mean);
-        double[] variance = Values(norm.running_var);
-        double[] gamma = norm.weight is null ? [.. Enumerable.Repeat(1.0, (int)channels)] : Values(norm.weight);
-        double[] beta = norm.bias is null ? new double[channels] : Values(norm.bias);
-        var scale = new double[channels];
-        var shift = new double[channels];
-        for (long c = 0; c < channels; c++)
-        {
-            scale[c] = gamma[c] / Math.Sqrt(variance[c] + norm.eps);
-            shift[c] = beta[c] - mean[c] * scale[c];
-        }
-
-        return (scale, shift);
     }
 
     /// <summary>A tensor's values, row-major, as float64 (read from any device).</summary>
