@@ -23,6 +23,7 @@ internal sealed class BenchmarkOptions
     public string? WritePath { get; private set; }
     public string? Scenario { get; private set; }
     public bool ReleaseMemory { get; private set; } = true;
+    public bool FoldTeacher { get; private set; }
 
     public static BenchmarkOptions? Parse(string[] args)
     {
@@ -40,20 +41,21 @@ internal sealed class BenchmarkOptions
                 case "--write": o.WritePath = v; break;
                 case "--scenario": o.Scenario = v; break;
                 case "--release-memory": o.ReleaseMemory = bool.Parse(v); break;
+                case "--fold-teacher": o.FoldTeacher = bool.Parse(v); break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --threads --release-memory --write");
+                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --threads --release-memory --fold-teacher --write");
                     return null;
             }
         }
         return o;
     }
 
-    public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --threads {Threads}" + (ReleaseMemory ? "" : " --release-memory false");
+    public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --threads {Threads}" + (ReleaseMemory ? "" : " --release-memory false") + (FoldTeacher ? " --fold-teacher true" : "");
 
     public IEnumerable<string> ChildArguments(string scenario)
         => new[] { "throughput", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--warmup", Warmup.ToString(CultureInfo.InvariantCulture),
             "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--threads", Threads.ToString(CultureInfo.InvariantCulture),
-            "--release-memory", ReleaseMemory.ToString(), "--scenario", scenario };
+            "--release-memory", ReleaseMemory.ToString(), "--fold-teacher", FoldTeacher.ToString(), "--scenario", scenario };
 }
 
 /// <summary>What one scenario measured.</summary>
@@ -86,7 +88,7 @@ internal static class Scenarios
 {
     public static readonly string[] Names =
     {
-        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
+        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "teacher-forward-wrn40_2", "teacher-forward-wrn40_2-unfolded", "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
     };
 
     /// <summary>Set BENCH_TRACE_RSS=1 to print RSS after every step and epoch (memory investigations).</summary>
@@ -103,6 +105,8 @@ internal static class Scenarios
             "teacher-wrn40_2" => Step(name, "teacher pretraining step, WRN-40-2 with aux, 4 rotations", o, "wrn40_2", null, new SelfSupervisedTeacherLoss()),
             "hsakd-wrn40_2-wrn16_2" => Step(name, "HSAKD step, WRN-40-2 (aux) -> WRN-16-2 (aux), 4 rotations", o, "wrn16_2", "wrn40_2", new HsakdLoss(3, 1, 1, 1)),
             "hsakd-resnet32x4-resnet8x4" => Step(name, "HSAKD step, ResNet32x4 (aux) -> ResNet8x4 (aux), 4 rotations", o, "resnet8x4", "resnet32x4", new HsakdLoss(3, 1, 1, 1)),
+            "teacher-forward-wrn40_2" => TeacherForward(name, o, fold: true),
+            "teacher-forward-wrn40_2-unfolded" => TeacherForward(name, o, fold: false),
             "inference-wrn16_2" => Inference(o),
             "scoring-wrn16_2" => ScoringComparison.Run(o),
             "rss-growth" => RssGrowth(o),
@@ -142,6 +146,7 @@ internal static class Scenarios
             Phase = name, Epochs = 1, BatchSize = o.BatchSize, Schedule = new LearningRateSchedule(0.05, Array.Empty<int>(), 0.1),
             Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Seed = 1, Device = CPU, RandomCropPadding = 4, HorizontalFlip = true,
             ReleaseMemoryEachStep = o.ReleaseMemory,
+            FoldTeacherBatchNorms = o.FoldTeacher,
             StepObserver = t =>
             {
                 timings.Add(t);
@@ -175,6 +180,40 @@ internal static class Scenarios
         };
 
         static int Rotations() => Microsoft.ML.Distillation.SelfSupervision.Rotations.Count;
+    }
+
+    /// <summary>The frozen teacher's forward as an HSAKD step runs it: WRN-40-2 with aux over 4 rotations of the batch, no grad.</summary>
+    private static ScenarioResult TeacherForward(string name, BenchmarkOptions o, bool fold)
+    {
+        using var teacher = NetworkRegistry.Create("wrn40_2", 3, 100);
+        using var lease = new FrozenTeacher(teacher, CPU, computeAuxiliary: true, foldBatchNorms: fold);
+        var times = new List<double>();
+        for (int i = 0; i < o.Warmup + o.Steps; i++)
+        {
+            using var scope = NewDisposeScope();
+            var input = randn(4L * o.BatchSize, 3, 32, 32);
+            var sw = Stopwatch.StartNew();
+            lease.Forward(input, keepFeatures: false);
+            double seconds = sw.Elapsed.TotalSeconds;
+            if (TraceRss)
+                Console.WriteLine($"forward {i + 1}: {seconds:F2} s, {Machine.CpuTimes()}, peak {Machine.PeakRssGiB():F3} GiB");
+            if (i >= o.Warmup)
+                times.Add(o.BatchSize / seconds);
+        }
+        var sorted = times.Order().ToArray();
+        double flops = FlopCounter.ForwardFlops(teacher, 3, 32) * 4;
+        return new ScenarioResult
+        {
+            Name = name,
+            Description = $"teacher forward, WRN-40-2 with aux, {4 * o.BatchSize} rotated rows, no grad, " + (fold ? $"BN folded ({lease.FoldedNormCount} of {teacher.modules().OfType<TorchSharp.Modules.BatchNorm2d>().Count()} batch norms)" : "BN unfolded"),
+            Steps = sorted.Length,
+            MedianImagesPerSecond = Median(sorted),
+            P10ImagesPerSecond = Percentile(sorted, 0.1),
+            P90ImagesPerSecond = Percentile(sorted, 0.9),
+            GflopPerStep = flops * o.BatchSize / 1e9,
+            AchievedGflops = flops * Median(sorted) / 1e9,
+            PeakRssGiB = Machine.PeakRssGiB(),
+        };
     }
 
     private static ScenarioResult Inference(BenchmarkOptions o)
@@ -227,7 +266,7 @@ internal static class Scenarios
             {
                 rss[m.Epoch] = Machine.CurrentRssGiB();
                 if (TraceRss)
-                    Console.WriteLine($"epoch {m.Epoch}: {Machine.CpuTimes()}, RSS {rss[m.Epoch]:F3} GiB, peak {Machine.PeakRssGiB():F3} GiB, " +
+                    Console.WriteLine($"epoch {m.Epoch}: {Machine.CpuTimes()}, RSS {rss[m.Epoch]:F3} GiB ({Machine.RssParts()}), peak {Machine.PeakRssGiB():F3} GiB, " +
                         $"managed heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1} MiB, live tensors {DisposeScopeManager.Statistics.ThreadTotalLiveCount}, {Machine.MallocInfo()}");
             },
         }).Fit(train);
