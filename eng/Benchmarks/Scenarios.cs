@@ -88,7 +88,7 @@ internal static class Scenarios
 {
     public static readonly string[] Names =
     {
-        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "teacher-forward-wrn40_2", "teacher-forward-wrn40_2-unfolded", "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
+        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "teacher-forward-wrn40_2", "teacher-forward-wrn40_2-unfolded", "teacher-forward-wrn40_2-bf16", "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
     };
 
     /// <summary>Set BENCH_TRACE_RSS=1 to print RSS after every step and epoch (memory investigations).</summary>
@@ -107,6 +107,7 @@ internal static class Scenarios
             "hsakd-resnet32x4-resnet8x4" => Step(name, "HSAKD step, ResNet32x4 (aux) -> ResNet8x4 (aux), 4 rotations", o, "resnet8x4", "resnet32x4", new HsakdLoss(3, 1, 1, 1)),
             "teacher-forward-wrn40_2" => TeacherForward(name, o, fold: true),
             "teacher-forward-wrn40_2-unfolded" => TeacherForward(name, o, fold: false),
+            "teacher-forward-wrn40_2-bf16" => TeacherForwardBf16(name, o),
             "inference-wrn16_2" => Inference(o),
             "scoring-wrn16_2" => ScoringComparison.Run(o),
             "rss-growth" => RssGrowth(o),
@@ -216,6 +217,77 @@ internal static class Scenarios
         };
     }
 
+    /// <summary>
+    /// An experiment, not an engine path: the teacher's forward in bfloat16 (weights and input cast, outputs cast back), its speed,
+    /// and how far its softened outputs (T = 3, as HSAKD uses them) are from the float32 ones: mean KL(p_fp32 || p_bf16) per row.
+    /// </summary>
+    private static ScenarioResult TeacherForwardBf16(string name, BenchmarkOptions o)
+    {
+        using var teacher = NetworkRegistry.Create("wrn40_2", 3, 100);
+        // Non-trivial batch-norm statistics, so that the logits are not all near zero as with fresh weights.
+        using (no_grad())
+        {
+            foreach (var norm in teacher.modules().OfType<TorchSharp.Modules.BatchNorm2d>())
+            {
+                using var s = NewDisposeScope();
+                long c = norm.num_features;
+                norm.running_mean!.copy_(randn(c) * 0.3);
+                norm.running_var!.copy_(rand(c) * 1.5 + 0.5);
+                norm.weight!.copy_(rand(c) + 0.5);
+                norm.bias!.copy_(randn(c) * 0.2);
+            }
+        }
+        teacher.eval();
+        using var half = NetworkRegistry.Create("wrn40_2", 3, 100);
+        using (var s = NewDisposeScope())
+            half.load_state_dict(teacher.state_dict());
+        half.eval();
+        half.to(ScalarType.BFloat16);
+        var times = new List<double>();
+        double worstKl = 0, sumKl = 0;
+        using (no_grad())
+        {
+            for (int i = 0; i < o.Warmup + o.Steps; i++)
+            {
+                using var scope = NewDisposeScope();
+                var input = randn(4L * o.BatchSize, 3, 32, 32);
+                var sw = Stopwatch.StartNew();
+                var output = half.forward(input.to(ScalarType.BFloat16));
+                var logits = output.Logits.to(ScalarType.Float32);
+                var aux = output.AuxLogits.Select(a => a.to(ScalarType.Float32)).ToArray();
+                double seconds = sw.Elapsed.TotalSeconds;
+                if (TraceRss)
+                    Console.WriteLine($"forward {i + 1}: {seconds:F2} s, {Machine.CpuTimes()}, peak {Machine.PeakRssGiB():F3} GiB");
+                if (i < o.Warmup)
+                    continue;
+                times.Add(o.BatchSize / seconds);
+                var reference = teacher.forward(input);
+                foreach (var (exact, approximate) in aux.Zip(reference.AuxLogits).Select(p => (p.Second, p.First)).Append((reference.Logits, logits)))
+                {
+                    var logP = nn.functional.log_softmax(exact / 3.0, 1);
+                    var logQ = nn.functional.log_softmax(approximate / 3.0, 1);
+                    double kl = (logP.exp() * (logP - logQ)).sum(1).mean().item<float>();
+                    worstKl = Math.Max(worstKl, kl);
+                    sumKl += kl;
+                }
+            }
+        }
+        var sorted = times.Order().ToArray();
+        double flops = FlopCounter.ForwardFlops(teacher, 3, 32) * 4;
+        return new ScenarioResult
+        {
+            Name = name,
+            Description = $"teacher forward in bfloat16 (experiment), WRN-40-2 with aux, {4 * o.BatchSize} rows; KL(fp32 || bf16) at T=3: mean {sumKl / (sorted.Length * 4):E1}, worst {worstKl:E1}",
+            Steps = sorted.Length,
+            MedianImagesPerSecond = Median(sorted),
+            P10ImagesPerSecond = Percentile(sorted, 0.1),
+            P90ImagesPerSecond = Percentile(sorted, 0.9),
+            GflopPerStep = flops * o.BatchSize / 1e9,
+            AchievedGflops = flops * Median(sorted) / 1e9,
+            PeakRssGiB = Machine.PeakRssGiB(),
+        };
+    }
+
     private static ScenarioResult Inference(BenchmarkOptions o)
     {
         using var network = NetworkRegistry.Create("wrn16_2", 3, 100);
@@ -265,9 +337,11 @@ internal static class Scenarios
             MetricsCallback = m =>
             {
                 rss[m.Epoch] = Machine.CurrentRssGiB();
+                if (Environment.GetEnvironmentVariable("BENCH_SMAPS") is { } smapsPrefix)
+                    File.Copy("/proc/self/smaps", $"{smapsPrefix}{m.Phase}{m.Epoch}.txt", overwrite: true);
                 if (TraceRss)
                     Console.WriteLine($"epoch {m.Epoch}: {Machine.CpuTimes()}, RSS {rss[m.Epoch]:F3} GiB ({Machine.RssParts()}), peak {Machine.PeakRssGiB():F3} GiB, " +
-                        $"managed heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1} MiB, live tensors {DisposeScopeManager.Statistics.ThreadTotalLiveCount}, {Machine.MallocInfo()}");
+                        $"managed heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1} MiB (committed {GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:F1}), live tensors {DisposeScopeManager.Statistics.ThreadTotalLiveCount}, {Machine.MallocInfo()}");
             },
         }).Fit(train);
         return new ScenarioResult
