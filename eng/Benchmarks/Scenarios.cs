@@ -24,6 +24,7 @@ internal sealed class BenchmarkOptions
     public string? WritePath { get; private set; }
     public string? Scenario { get; private set; }
     public bool ReleaseMemory { get; private set; } = true;
+    public bool FoldTeacher { get; private set; }
 
     public static BenchmarkOptions? Parse(string[] args)
     {
@@ -42,8 +43,9 @@ internal sealed class BenchmarkOptions
                 case "--write": o.WritePath = v; break;
                 case "--scenario": o.Scenario = v; break;
                 case "--release-memory": o.ReleaseMemory = bool.Parse(v); break;
+                case "--fold-teacher": o.FoldTeacher = bool.Parse(v); break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --batch-size-224 --threads --release-memory --write --scenario");
+                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --batch-size-224 --threads --release-memory --fold-teacher --write --scenario");
                     return null;
             }
         }
@@ -51,12 +53,13 @@ internal sealed class BenchmarkOptions
     }
 
     public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --batch-size-224 {BatchSize224} --threads {Threads}"
-        + (ReleaseMemory ? "" : " --release-memory false");
+        + (ReleaseMemory ? "" : " --release-memory false") + (FoldTeacher ? " --fold-teacher true" : "");
 
     public IEnumerable<string> ChildArguments(string scenario)
         => new[] { "throughput", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--warmup", Warmup.ToString(CultureInfo.InvariantCulture),
             "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--batch-size-224", BatchSize224.ToString(CultureInfo.InvariantCulture),
-            "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--release-memory", ReleaseMemory.ToString(), "--scenario", scenario };
+            "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--release-memory", ReleaseMemory.ToString(), "--fold-teacher", FoldTeacher.ToString(),
+            "--scenario", scenario };
 }
 
 /// <summary>What one scenario measured.</summary>
@@ -89,7 +92,8 @@ internal static class Scenarios
 {
     public static readonly string[] Names =
     {
-        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", ImageNetScenario.Name, "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
+        "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "teacher-forward-wrn40_2", "teacher-forward-wrn40_2-unfolded", "teacher-forward-wrn40_2-bf16",
+        ImageNetScenario.Name, "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
     };
 
     /// <summary>Set BENCH_TRACE_RSS=1 to print RSS after every step and epoch (memory investigations).</summary>
@@ -106,6 +110,9 @@ internal static class Scenarios
             "teacher-wrn40_2" => Step(name, "teacher pretraining step, WRN-40-2 with aux, 4 rotations", o, "wrn40_2", null, new SelfSupervisedTeacherLoss()),
             "hsakd-wrn40_2-wrn16_2" => Step(name, "HSAKD step, WRN-40-2 (aux) -> WRN-16-2 (aux), 4 rotations", o, "wrn16_2", "wrn40_2", new HsakdLoss(3, 1, 1, 1)),
             "hsakd-resnet32x4-resnet8x4" => Step(name, "HSAKD step, ResNet32x4 (aux) -> ResNet8x4 (aux), 4 rotations", o, "resnet8x4", "resnet32x4", new HsakdLoss(3, 1, 1, 1)),
+            "teacher-forward-wrn40_2" => TeacherForward(name, o, fold: true),
+            "teacher-forward-wrn40_2-unfolded" => TeacherForward(name, o, fold: false),
+            "teacher-forward-wrn40_2-bf16" => TeacherForwardBf16(name, o),
             ImageNetScenario.Name => ImageNetScenario.Run(o),
             "inference-wrn16_2" => Inference(o),
             "scoring-wrn16_2" => ScoringComparison.Run(o),
@@ -146,6 +153,7 @@ internal static class Scenarios
             Phase = name, Epochs = 1, BatchSize = o.BatchSize, Schedule = new LearningRateSchedule(0.05, Array.Empty<int>(), 0.1),
             Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Seed = 1, Device = CPU, RandomCropPadding = 4, HorizontalFlip = true,
             ReleaseMemoryEachStep = o.ReleaseMemory,
+            FoldTeacherBatchNorms = o.FoldTeacher,
             StepObserver = t =>
             {
                 timings.Add(t);
@@ -179,6 +187,111 @@ internal static class Scenarios
         };
 
         static int Rotations() => Microsoft.ML.Distillation.SelfSupervision.Rotations.Count;
+    }
+
+    /// <summary>The frozen teacher's forward as an HSAKD step runs it: WRN-40-2 with aux over 4 rotations of the batch, no grad.</summary>
+    private static ScenarioResult TeacherForward(string name, BenchmarkOptions o, bool fold)
+    {
+        using var teacher = NetworkRegistry.Create("wrn40_2", 3, 100);
+        using var lease = new FrozenTeacher(teacher, CPU, computeAuxiliary: true, foldBatchNorms: fold);
+        var times = new List<double>();
+        for (int i = 0; i < o.Warmup + o.Steps; i++)
+        {
+            using var scope = NewDisposeScope();
+            var input = randn(4L * o.BatchSize, 3, 32, 32);
+            var sw = Stopwatch.StartNew();
+            lease.Forward(input, keepFeatures: false);
+            double seconds = sw.Elapsed.TotalSeconds;
+            if (TraceRss)
+                Console.WriteLine($"forward {i + 1}: {seconds:F2} s, {Machine.CpuTimes()}, peak {Machine.PeakRssGiB():F3} GiB");
+            if (i >= o.Warmup)
+                times.Add(o.BatchSize / seconds);
+        }
+        var sorted = times.Order().ToArray();
+        double flops = FlopCounter.ForwardFlops(teacher, 3, 32) * 4;
+        return new ScenarioResult
+        {
+            Name = name,
+            Description = $"teacher forward, WRN-40-2 with aux, {4 * o.BatchSize} rotated rows, no grad, " + (fold ? $"BN folded ({lease.FoldedNormCount} of {teacher.modules().OfType<TorchSharp.Modules.BatchNorm2d>().Count()} batch norms)" : "BN unfolded"),
+            Steps = sorted.Length,
+            MedianImagesPerSecond = Median(sorted),
+            P10ImagesPerSecond = Percentile(sorted, 0.1),
+            P90ImagesPerSecond = Percentile(sorted, 0.9),
+            GflopPerStep = flops * o.BatchSize / 1e9,
+            AchievedGflops = flops * Median(sorted) / 1e9,
+            PeakRssGiB = Machine.PeakRssGiB(),
+        };
+    }
+
+    /// <summary>
+    /// An experiment, not an engine path: the teacher's forward in bfloat16 (weights and input cast, outputs cast back), its speed,
+    /// and how far its softened outputs (T = 3, as HSAKD uses them) are from the float32 ones: mean KL(p_fp32 || p_bf16) per row.
+    /// </summary>
+    private static ScenarioResult TeacherForwardBf16(string name, BenchmarkOptions o)
+    {
+        using var teacher = NetworkRegistry.Create("wrn40_2", 3, 100);
+        // Non-trivial batch-norm statistics, so that the logits are not all near zero as with fresh weights.
+        using (no_grad())
+        {
+            foreach (var norm in teacher.modules().OfType<TorchSharp.Modules.BatchNorm2d>())
+            {
+                using var s = NewDisposeScope();
+                long c = norm.num_features;
+                norm.running_mean!.copy_(randn(c) * 0.3);
+                norm.running_var!.copy_(rand(c) * 1.5 + 0.5);
+                norm.weight!.copy_(rand(c) + 0.5);
+                norm.bias!.copy_(randn(c) * 0.2);
+            }
+        }
+        teacher.eval();
+        using var half = NetworkRegistry.Create("wrn40_2", 3, 100);
+        using (var s = NewDisposeScope())
+            half.load_state_dict(teacher.state_dict());
+        half.eval();
+        half.to(ScalarType.BFloat16);
+        var times = new List<double>();
+        double worstKl = 0, sumKl = 0;
+        using (no_grad())
+        {
+            for (int i = 0; i < o.Warmup + o.Steps; i++)
+            {
+                using var scope = NewDisposeScope();
+                var input = randn(4L * o.BatchSize, 3, 32, 32);
+                var sw = Stopwatch.StartNew();
+                var output = half.forward(input.to(ScalarType.BFloat16));
+                var logits = output.Logits.to(ScalarType.Float32);
+                var aux = output.AuxLogits.Select(a => a.to(ScalarType.Float32)).ToArray();
+                double seconds = sw.Elapsed.TotalSeconds;
+                if (TraceRss)
+                    Console.WriteLine($"forward {i + 1}: {seconds:F2} s, {Machine.CpuTimes()}, peak {Machine.PeakRssGiB():F3} GiB");
+                if (i < o.Warmup)
+                    continue;
+                times.Add(o.BatchSize / seconds);
+                var reference = teacher.forward(input);
+                foreach (var (exact, approximate) in aux.Zip(reference.AuxLogits).Select(p => (p.Second, p.First)).Append((reference.Logits, logits)))
+                {
+                    var logP = nn.functional.log_softmax(exact / 3.0, 1);
+                    var logQ = nn.functional.log_softmax(approximate / 3.0, 1);
+                    double kl = (logP.exp() * (logP - logQ)).sum(1).mean().item<float>();
+                    worstKl = Math.Max(worstKl, kl);
+                    sumKl += kl;
+                }
+            }
+        }
+        var sorted = times.Order().ToArray();
+        double flops = FlopCounter.ForwardFlops(teacher, 3, 32) * 4;
+        return new ScenarioResult
+        {
+            Name = name,
+            Description = $"teacher forward in bfloat16 (experiment), WRN-40-2 with aux, {4 * o.BatchSize} rows; KL(fp32 || bf16) at T=3: mean {sumKl / (sorted.Length * 4):E1}, worst {worstKl:E1}",
+            Steps = sorted.Length,
+            MedianImagesPerSecond = Median(sorted),
+            P10ImagesPerSecond = Percentile(sorted, 0.1),
+            P90ImagesPerSecond = Percentile(sorted, 0.9),
+            GflopPerStep = flops * o.BatchSize / 1e9,
+            AchievedGflops = flops * Median(sorted) / 1e9,
+            PeakRssGiB = Machine.PeakRssGiB(),
+        };
     }
 
     private static ScenarioResult Inference(BenchmarkOptions o)
@@ -230,9 +343,11 @@ internal static class Scenarios
             MetricsCallback = m =>
             {
                 rss[m.Epoch] = Machine.CurrentRssGiB();
+                if (Environment.GetEnvironmentVariable("BENCH_SMAPS") is { } smapsPrefix)
+                    File.Copy("/proc/self/smaps", $"{smapsPrefix}{m.Phase}{m.Epoch}.txt", overwrite: true);
                 if (TraceRss)
-                    Console.WriteLine($"epoch {m.Epoch}: {Machine.CpuTimes()}, RSS {rss[m.Epoch]:F3} GiB, peak {Machine.PeakRssGiB():F3} GiB, " +
-                        $"managed heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1} MiB, live tensors {DisposeScopeManager.Statistics.ThreadTotalLiveCount}, {Machine.MallocInfo()}");
+                    Console.WriteLine($"epoch {m.Epoch}: {Machine.CpuTimes()}, RSS {rss[m.Epoch]:F3} GiB ({Machine.RssParts()}), peak {Machine.PeakRssGiB():F3} GiB, " +
+                        $"managed heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1} MiB (committed {GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:F1}), live tensors {DisposeScopeManager.Statistics.ThreadTotalLiveCount}, {Machine.MallocInfo()}");
             },
         }).Fit(train);
         return new ScenarioResult

@@ -109,6 +109,9 @@ internal static class Machine
 
     public static double CurrentRssGiB() => StatusKiB("VmRSS:") / 1024.0 / 1024.0;
 
+    /// <summary>VmRSS split into anonymous memory and file-backed pages (code, mapped files), MiB.</summary>
+    public static string RssParts() => $"anon {StatusKiB("RssAnon:") / 1024.0:F1} MiB, file {StatusKiB("RssFile:") / 1024.0:F1} MiB";
+
     private static double StatusKiB(string field)
     {
         string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));

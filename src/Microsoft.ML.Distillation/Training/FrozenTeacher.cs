@@ -12,7 +12,7 @@ namespace Microsoft.ML.Distillation.Training;
 /// <remarks>
 /// Two ways:
 /// <list type="bullet">
-/// <item>Folded (<c>foldBatchNorms</c>, the engine's default for teachers): a private inference-only copy of the teacher
+/// <item>Folded (<c>foldBatchNorms</c>; <see cref="TrainingSettings.FoldTeacherBatchNorms"/>, off by default): a private inference-only copy of the teacher
 /// with every batch norm that directly follows a convolution folded into it (<see cref="BatchNormFolding"/>), its parameters
 /// not requiring gradients. The caller's teacher is not touched at all. Families that do not declare foldable pairs, and batch
 /// norms that cannot be folded (pre-activation ones, those after a residual add), run as eval-mode batch norms.</item>
