@@ -108,6 +108,7 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
                 Checkpoints = store,
                 ResumeFrom = resume,
                 ReleaseMemoryEachStep = Options.ReleaseMemoryEachStep,
+                ChannelsLast = Options.ChannelsLast && device.type == DeviceType.CPU,
             };
             var engine = new TrainingEngine(channel, Options.MetricsCallback);
             loss = PrepareLoss(loss, new LossPreparation(network, train, normalization, settings, channel));

@@ -48,6 +48,12 @@ internal abstract class ClassifierNetwork : nn.Module<Tensor, NetworkOutput>
     /// </summary>
     public bool DetachAuxiliaryInputs { get; set; }
 
+    /// <summary>
+    /// Whether CPU training runs faster with channels-last strides (<see cref="Training.ChannelsLast"/>); true for most families,
+    /// false where the layout measured slower (ShuffleNet V1: its channel shuffle and grouped 1x1 convolutions).
+    /// </summary>
+    public bool PrefersChannelsLast { get; init; } = true;
+
     /// <summary>The backbone with its main head (what inference needs).</summary>
     public abstract nn.Module Backbone { get; }
 

@@ -12,17 +12,19 @@ namespace Microsoft.ML.Distillation.Training;
 /// <remarks>
 /// Two ways:
 /// <list type="bullet">
-/// <item>Folded (<c>foldBatchNorms</c>; <see cref="TrainingSettings.FoldTeacherBatchNorms"/>, off by default): a private inference-only copy of the teacher
-/// with every batch norm that directly follows a convolution folded into it (<see cref="BatchNormFolding"/>), its parameters
-/// not requiring gradients. The caller's teacher is not touched at all. Families that do not declare foldable pairs, and batch
-/// norms that cannot be folded (pre-activation ones, those after a residual add), run as eval-mode batch norms.</item>
+/// <item>A private inference-only copy, when <c>foldBatchNorms</c> (<see cref="TrainingSettings.FoldTeacherBatchNorms"/>, off by
+/// default) or <c>channelsLast</c> (<see cref="TrainingSettings.ChannelsLast"/>) is asked for: its parameters do not require
+/// gradients and the caller's teacher is not touched at all. Folded: every batch norm that directly follows a convolution is
+/// folded into it (<see cref="BatchNormFolding"/>); families that do not declare foldable pairs, and batch norms that cannot be
+/// folded (pre-activation ones, those after a residual add), run as eval-mode batch norms. Channels-last: the convolution
+/// weights get NHWC strides (<see cref="Training.ChannelsLast"/>).</item>
 /// <item>In place: the caller's network itself is switched to that state, and restored when this object is disposed.</item>
 /// </list>
 /// </remarks>
 internal sealed class FrozenTeacher : IDisposable
 {
     private readonly ClassifierNetwork _teacher;
-    private readonly ClassifierNetwork? _folded;
+    private readonly ClassifierNetwork? _copy;
     private readonly Device _device;
     private readonly bool _training;
     private readonly bool _detach;
@@ -33,7 +35,8 @@ internal sealed class FrozenTeacher : IDisposable
     /// <param name="device">Where the teacher runs.</param>
     /// <param name="computeAuxiliary">Whether the forward computes the auxiliary branches.</param>
     /// <param name="foldBatchNorms">Run a folded inference-only copy instead of the network itself.</param>
-    public FrozenTeacher(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool foldBatchNorms = false)
+    /// <param name="channelsLast">Run an inference-only copy with channels-last convolution weights.</param>
+    public FrozenTeacher(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool foldBatchNorms = false, bool channelsLast = false)
     {
         _teacher = teacher;
         _device = teacher.parameters().First().device;
@@ -41,9 +44,9 @@ internal sealed class FrozenTeacher : IDisposable
         _detach = teacher.DetachAuxiliaryInputs;
         _auxiliary = teacher.ComputeAuxiliary;
         _requiresGrad = teacher.named_parameters().ToDictionary(p => p.name, p => p.parameter.requires_grad);
-        if (foldBatchNorms)
+        if (foldBatchNorms || channelsLast)
         {
-            _folded = FoldedCopy(teacher, device, computeAuxiliary);
+            _copy = PrivateCopy(teacher, device, computeAuxiliary, foldBatchNorms, channelsLast);
             return;
         }
 
@@ -56,7 +59,10 @@ internal sealed class FrozenTeacher : IDisposable
     }
 
     /// <summary>True when the teacher runs as a folded inference-only copy.</summary>
-    public bool IsFolded => _folded is not null;
+    public bool IsFolded { get; private set; }
+
+    /// <summary>True when the teacher runs as a private copy (folded or channels-last) rather than the caller's network.</summary>
+    public bool IsCopy => _copy is not null;
 
     /// <summary>Number of batch norms folded into convolutions (0 when not folded).</summary>
     public int FoldedNormCount { get; private set; }
@@ -69,7 +75,7 @@ internal sealed class FrozenTeacher : IDisposable
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var output = (_folded ?? _teacher).forward(input);
+        var output = (_copy ?? _teacher).forward(input);
         output.Logits.MoveToOuterDisposeScope();
         output.Embedding.MoveToOuterDisposeScope();
         foreach (var logits in output.AuxLogits)
@@ -82,12 +88,12 @@ internal sealed class FrozenTeacher : IDisposable
         return new NetworkOutput(output.Logits, output.Embedding, keepFeatures ? output.Features : [], output.AuxLogits);
     }
 
-    /// <summary>Restores the teacher's device, mode, flags and gradient requirements; disposes the folded copy.</summary>
+    /// <summary>Restores the teacher's device, mode, flags and gradient requirements; disposes the private copy.</summary>
     public void Dispose()
     {
-        if (_folded is not null)
+        if (_copy is not null)
         {
-            _folded.Dispose();
+            _copy.Dispose();
             return;
         }
 
@@ -99,7 +105,7 @@ internal sealed class FrozenTeacher : IDisposable
         _teacher.ComputeAuxiliary = _auxiliary;
     }
 
-    private ClassifierNetwork FoldedCopy(ClassifierNetwork teacher, Device device, bool computeAuxiliary)
+    private ClassifierNetwork PrivateCopy(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool fold, bool channelsLast)
     {
         // Building the copy initialises weights that are overwritten at once; keep the global generator where it was, so that
         // a fixed-seed run draws the same numbers with and without folding.
@@ -117,7 +123,13 @@ internal sealed class FrozenTeacher : IDisposable
                 p.requires_grad = false;
             copy.DetachAuxiliaryInputs = true;
             copy.ComputeAuxiliary = computeAuxiliary;
-            FoldedNormCount = BatchNormFolding.FoldInPlace(copy);
+            if (fold)
+            {
+                FoldedNormCount = BatchNormFolding.FoldInPlace(copy);
+                IsFolded = true;
+            }
+            if (channelsLast)
+                Training.ChannelsLast.ApplyPermanently(copy);
             return copy;
         }
         catch
