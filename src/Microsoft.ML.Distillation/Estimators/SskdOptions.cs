@@ -8,7 +8,7 @@ namespace Microsoft.ML.Distillation;
 /// <c>L = 0.1·CE + 0.9·KD(T=4) + 2.7·KD on rotated views (T=4) + 10·KL of the similarity rows (T=0.5)</c>, error-level selection
 /// ratios 1.0 and 0.75, SGD with momentum 0.9 without Nesterov. Before the first SSKD student of a teacher, the teacher's projection
 /// head is trained for <see cref="TeacherHeadEpochs"/> epochs on the frozen teacher ("stage 2"); that head is cached with the teacher,
-/// so a sweep of students over the same data pays for it once.
+/// so a sweep of students over the same data with the same seed pays for it once.
 /// </summary>
 /// <remarks>
 /// The reference trains MobileNetV2 and ShuffleNet students with <see cref="DistillationTrainerOptions.LearningRate"/> 0.01 instead of 0.05.
