@@ -170,6 +170,24 @@ internal static class Scenarios
         return flopPerCall * calls / sw.Elapsed.TotalSeconds / 1e9;
     }
 
+    /// <summary>A forward-only scenario's result from its per-call images/s and the FLOPs of one image's forward.</summary>
+    private static ScenarioResult ForwardResult(string name, string description, List<double> imagesPerSecond, double flopsPerImage, int batchSize)
+    {
+        var sorted = imagesPerSecond.Order().ToArray();
+        return new ScenarioResult
+        {
+            Name = name,
+            Description = description,
+            Steps = sorted.Length,
+            MedianImagesPerSecond = Median(sorted),
+            P10ImagesPerSecond = Percentile(sorted, 0.1),
+            P90ImagesPerSecond = Percentile(sorted, 0.9),
+            GflopPerStep = flopsPerImage * batchSize / 1e9,
+            AchievedGflops = flopsPerImage * Median(sorted) / 1e9,
+            PeakRssGiB = Machine.PeakRssGiB(),
+        };
+    }
+
     private static ScenarioResult Step(string name, string description, BenchmarkOptions o, string studentName, string? teacherName, IDistillationLoss loss)
     {
         const int classes = 100, size = 32;
@@ -245,20 +263,9 @@ internal static class Scenarios
             if (i >= o.Warmup)
                 times.Add(o.BatchSize / seconds);
         }
-        var sorted = times.Order().ToArray();
-        double flops = FlopCounter.ForwardFlops(teacher, 3, 32) * 4;
-        return new ScenarioResult
-        {
-            Name = name,
-            Description = $"teacher forward, WRN-40-2 with aux, {4 * o.BatchSize} rotated rows, no grad, " + (fold ? $"BN folded ({lease.FoldedNormCount} of {teacher.modules().OfType<TorchSharp.Modules.BatchNorm2d>().Count()} batch norms)" : "BN unfolded"),
-            Steps = sorted.Length,
-            MedianImagesPerSecond = Median(sorted),
-            P10ImagesPerSecond = Percentile(sorted, 0.1),
-            P90ImagesPerSecond = Percentile(sorted, 0.9),
-            GflopPerStep = flops * o.BatchSize / 1e9,
-            AchievedGflops = flops * Median(sorted) / 1e9,
-            PeakRssGiB = Machine.PeakRssGiB(),
-        };
+        return ForwardResult(name,
+            $"teacher forward, WRN-40-2 with aux, {4 * o.BatchSize} rotated rows, no grad, " + (fold ? $"BN folded ({lease.FoldedNormCount} of {teacher.modules().OfType<TorchSharp.Modules.BatchNorm2d>().Count()} batch norms)" : "BN unfolded"),
+            times, FlopCounter.ForwardFlops(teacher, 3, 32) * 4, o.BatchSize);
     }
 
     /// <summary>
@@ -297,20 +304,9 @@ internal static class Scenarios
                 worst = Math.Max(worst, (output.Logits - teacher.forward(input).Logits).abs().max().item<float>());
             }
         }
-        var sorted = times.Order().ToArray();
-        double flops = FlopCounter.ForwardFlops(teacher, 3, 32) * 4;
-        return new ScenarioResult
-        {
-            Name = name,
-            Description = $"teacher forward, channels-last (experiment), WRN-40-2 with aux, {4 * o.BatchSize} rotated rows, no grad, BN unfolded; max |logit difference| {worst:E1}",
-            Steps = sorted.Length,
-            MedianImagesPerSecond = Median(sorted),
-            P10ImagesPerSecond = Percentile(sorted, 0.1),
-            P90ImagesPerSecond = Percentile(sorted, 0.9),
-            GflopPerStep = flops * o.BatchSize / 1e9,
-            AchievedGflops = flops * Median(sorted) / 1e9,
-            PeakRssGiB = Machine.PeakRssGiB(),
-        };
+        return ForwardResult(name,
+            $"teacher forward, channels-last (experiment), WRN-40-2 with aux, {4 * o.BatchSize} rotated rows, no grad, BN unfolded; max |logit difference| {worst:E1}",
+            times, FlopCounter.ForwardFlops(teacher, 3, 32) * 4, o.BatchSize);
 
         static Tensor ChannelsLast(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
     }
@@ -370,20 +366,9 @@ internal static class Scenarios
                 }
             }
         }
-        var sorted = times.Order().ToArray();
-        double flops = FlopCounter.ForwardFlops(teacher, 3, 32) * 4;
-        return new ScenarioResult
-        {
-            Name = name,
-            Description = $"teacher forward in bfloat16 (experiment), WRN-40-2 with aux, {4 * o.BatchSize} rows; KL(fp32 || bf16) at T=3: mean {sumKl / (sorted.Length * 4):E1}, worst {worstKl:E1}",
-            Steps = sorted.Length,
-            MedianImagesPerSecond = Median(sorted),
-            P10ImagesPerSecond = Percentile(sorted, 0.1),
-            P90ImagesPerSecond = Percentile(sorted, 0.9),
-            GflopPerStep = flops * o.BatchSize / 1e9,
-            AchievedGflops = flops * Median(sorted) / 1e9,
-            PeakRssGiB = Machine.PeakRssGiB(),
-        };
+        return ForwardResult(name,
+            $"teacher forward in bfloat16 (experiment), WRN-40-2 with aux, {4 * o.BatchSize} rows; KL(fp32 || bf16) at T=3: mean {sumKl / (times.Count * 4):E1}, worst {worstKl:E1}",
+            times, FlopCounter.ForwardFlops(teacher, 3, 32) * 4, o.BatchSize);
     }
 
     private static ScenarioResult Inference(BenchmarkOptions o)
@@ -405,20 +390,9 @@ internal static class Scenarios
                     times.Add(o.BatchSize / sw.Elapsed.TotalSeconds);
             }
         }
-        var sorted = times.Order().ToArray();
-        double flops = FlopCounter.ForwardFlops(network, 3, 32, includeAuxiliary: false);
-        return new ScenarioResult
-        {
-            Name = "inference-wrn16_2",
-            Description = $"WRN-16-2 scoring (backbone only), batch {o.BatchSize}",
-            Steps = sorted.Length,
-            MedianImagesPerSecond = Median(sorted),
-            P10ImagesPerSecond = Percentile(sorted, 0.1),
-            P90ImagesPerSecond = Percentile(sorted, 0.9),
-            GflopPerStep = flops * o.BatchSize / 1e9,
-            AchievedGflops = flops * Median(sorted) / 1e9,
-            PeakRssGiB = Machine.PeakRssGiB(),
-        };
+        return ForwardResult("inference-wrn16_2",
+            $"WRN-16-2 scoring (backbone only), batch {o.BatchSize}",
+            times, FlopCounter.ForwardFlops(network, 3, 32, includeAuxiliary: false), o.BatchSize);
     }
 
     /// <summary>RSS after epochs 1 and 5 of a real training: an HSAKD resnet8 student from a resnet20 teacher on the embedded Fashion-MNIST subset.</summary>

@@ -1,11 +1,10 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Distillation.Data;
-using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.Tests.Networks;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 using Microsoft.ML.Distillation.Training;
-using Microsoft.ML.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -61,14 +60,7 @@ public sealed class ChannelsLastTests
         }
     }
 
-    private static ImageTensorDataset Data(int rows, int size)
-    {
-        using var generator = new Generator(17);
-        var images = randint(0, 256, [rows, 3, size, size], dtype: ScalarType.Byte, generator: generator).DetachFromDisposeScope();
-        var labels = randint(0, Classes, [rows], dtype: ScalarType.Int64, generator: generator).DetachFromDisposeScope();
-        return new ImageTensorDataset(images, labels, new ImageShape(3, size, size), Classes,
-            [.. Enumerable.Range(0, Classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
-    }
+    private static ImageTensorDataset Data(int rows, int size) => SyntheticImages.Dataset(rows, size, Classes, seed: 17);
 
     /// <summary>One fixed-seed HSAKD step (the whole batch); returns its loss terms and how much each parameter moved.</summary>
     private static (TrainingMetrics Metrics, Dictionary<string, Tensor> Update) HsakdStep(
@@ -77,16 +69,7 @@ public sealed class ChannelsLastTests
         random.manual_seed(21);
         using var student = NetworkRegistry.Create(studentArchitecture, 3, Classes);
         var before = student.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
-        using var normalization = ChannelNormalization.FromValues([120f, 110f, 100f], [60f, 70f, 65f], 3);
-        var settings = new TrainingSettings
-        {
-            Phase = "HSAKD", Epochs = 1, BatchSize = data.Count, Schedule = new LearningRateSchedule(0.05, [], 0.1),
-            Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Seed = 3, Device = CPU, RandomCropPadding = 4, HorizontalFlip = true,
-            ChannelsLast = channelsLast,
-        };
-        var env = new MLContext(seed: 1);
-        using var channel = ((IHostEnvironment)env).Register("test").Start("test");
-        var metrics = new TrainingEngine(channel, null).Run(student, teacher, new HsakdLoss(3, 1, 1, 1), data, null, normalization, settings);
+        var metrics = EngineRuns.Hsakd(student, teacher, data, epochs: 1, batchSize: data.Count, channelsLast: channelsLast);
         foreach (var p in student.parameters())
             Assert.IsTrue(p.is_contiguous(), "the trained student is handed back in the standard layout");
         return (metrics.Single(), student.named_parameters().ToDictionary(p => p.name, p => (p.parameter.detach() - before[p.name]).DetachFromDisposeScope()));

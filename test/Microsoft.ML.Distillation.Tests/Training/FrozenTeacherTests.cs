@@ -1,12 +1,10 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Distillation.Data;
-using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.Tests.Networks;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
 using Microsoft.ML.Distillation.Training;
-using Microsoft.ML.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,30 +16,14 @@ public sealed class FrozenTeacherTests
 {
     private const int Classes = 5;
 
-    private static ImageTensorDataset Data(int rows, int size)
-    {
-        using var generator = new Generator(11);
-        var images = randint(0, 256, [rows, 3, size, size], dtype: ScalarType.Byte, generator: generator).DetachFromDisposeScope();
-        var labels = randint(0, Classes, [rows], dtype: ScalarType.Int64, generator: generator).DetachFromDisposeScope();
-        return new ImageTensorDataset(images, labels, new ImageShape(3, size, size), Classes,
-            [.. Enumerable.Range(0, Classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
-    }
+    private static ImageTensorDataset Data(int rows, int size) => SyntheticImages.Dataset(rows, size, Classes, seed: 11);
 
     /// <summary>Two epochs of one HSAKD step each (so the second step also sees the first update), teacher folded or not.</summary>
     private static IReadOnlyList<TrainingMetrics> TrainHsakd(ClassifierNetwork teacher, bool fold, ImageTensorDataset data)
     {
         random.manual_seed(21);
         using var student = NetworkRegistry.Create("resnet8", 3, Classes);
-        using var normalization = ChannelNormalization.FromValues([120f, 110f, 100f], [60f, 70f, 65f], 3);
-        var settings = new TrainingSettings
-        {
-            Phase = "HSAKD", Epochs = 2, BatchSize = data.Count, Schedule = new LearningRateSchedule(0.05, [], 0.1),
-            Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Seed = 3, Device = CPU, RandomCropPadding = 4, HorizontalFlip = true,
-            FoldTeacherBatchNorms = fold,
-        };
-        var env = new MLContext(seed: 1);
-        using var channel = ((IHostEnvironment)env).Register("test").Start("test");
-        return new TrainingEngine(channel, null).Run(student, teacher, new HsakdLoss(3, 1, 1, 1), data, null, normalization, settings);
+        return EngineRuns.Hsakd(student, teacher, data, epochs: 2, batchSize: data.Count, foldTeacher: fold);
     }
 
     [TestMethod]
