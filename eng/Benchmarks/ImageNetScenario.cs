@@ -66,6 +66,7 @@ internal static class ImageNetScenario
             GflopPerStep = flops * batch / 1e9,
             AchievedGflops = flops * batch / medianSeconds / 1e9,
             DataShare = Quantile(measured.Select(t => t.DataSeconds).Order().ToArray(), 0.5) / medianSeconds,
+            OutsideShare = Quantile(measured.Select(t => t.OutsideNetworksSeconds).Order().ToArray(), 0.5) / medianSeconds,
             PeakRssGiB = Machine.PeakRssGiB(),
         };
     }

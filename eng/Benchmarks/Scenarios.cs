@@ -76,6 +76,7 @@ public sealed class ScenarioResult
     public double GflopPerStep { get; set; }
     public double AchievedGflops { get; set; }
     public double DataShare { get; set; }
+    public double OutsideShare { get; set; }
     public double PeakRssGiB { get; set; }
     public double? RssAfterEpoch1GiB { get; set; }
     public double? RssAfterEpoch5GiB { get; set; }
@@ -88,7 +89,7 @@ public sealed class ScenarioResult
         => GemmGflops is double ? Description
             : Scoring is not null ? string.Join("; ", Scoring.Select(kv => $"{kv.Key}: {kv.Value:F0} img/s"))
             : RssAfterEpoch1GiB is double r1 ? $"RSS after epoch 1 {r1:F3} GiB, after epoch 5 {RssAfterEpoch5GiB:F3} GiB"
-            : $"{MedianImagesPerSecond:F1} img/s (p10 {P10ImagesPerSecond:F1}, p90 {P90ImagesPerSecond:F1}), {AchievedGflops:F0} GFLOP/s, data {DataShare:P1}, peak RSS {PeakRssGiB:F2} GiB";
+            : $"{MedianImagesPerSecond:F1} img/s (p10 {P10ImagesPerSecond:F1}, p90 {P90ImagesPerSecond:F1}), {AchievedGflops:F0} GFLOP/s, data {DataShare:P1}, outside the networks {OutsideShare:P1}, peak RSS {PeakRssGiB:F2} GiB";
 }
 
 /// <summary>The measured scenarios. Training steps run through the real engine on synthetic 3x32x32 data with 100 classes.</summary>
@@ -239,6 +240,7 @@ internal static class Scenarios
             GflopPerStep = flops * o.BatchSize / 1e9,
             AchievedGflops = flops * o.BatchSize / medianSeconds / 1e9,
             DataShare = Median(measured.Select(t => t.DataSeconds)) / medianSeconds,
+            OutsideShare = Median(measured.Select(t => t.OutsideNetworksSeconds)) / medianSeconds,
             PeakRssGiB = Machine.PeakRssGiB(),
         };
 

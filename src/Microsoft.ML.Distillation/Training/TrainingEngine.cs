@@ -73,9 +73,16 @@ internal sealed class TrainingSettings
 
 /// <summary>
 /// Wall time of one training step: <see cref="DataSeconds"/> covers gathering, augmentation, normalisation and the rotation
-/// expansion (everything before the first network runs); <see cref="TotalSeconds"/> the whole step including the optimiser.
+/// expansion (everything before the first network runs); <see cref="LossSeconds"/> the loss's forward computation (softmaxes,
+/// divergences, the finiteness check); <see cref="BookkeepingSeconds"/> the epoch statistics after the optimiser step;
+/// <see cref="TotalSeconds"/> the whole step including the networks' forward and backward passes and the optimiser.
 /// </summary>
-internal readonly record struct StepTiming(int Epoch, int Batch, int Images, double DataSeconds, double TotalSeconds);
+internal readonly record struct StepTiming(int Epoch, int Batch, int Images, double DataSeconds, double TotalSeconds,
+    double LossSeconds = 0, double BookkeepingSeconds = 0)
+{
+    /// <summary>Time outside the networks and the optimiser: data preparation, loss and bookkeeping.</summary>
+    public double OutsideNetworksSeconds => DataSeconds + LossSeconds + BookkeepingSeconds;
+}
 
 /// <summary>A checkpoint to continue from: its file and its (already checked) manifest.</summary>
 internal sealed record ResumePoint(string Path, CheckpointManifest Manifest);
@@ -189,15 +196,18 @@ internal sealed class TrainingEngine
                     var teacherOut = teacherLease?.Forward(inputs, loss.UsesTeacherFeatures);
                     student.ComputeAuxiliary = loss.UsesAuxiliaryBranches;
                     var studentOut = student.forward(inputs);
+                    long lossStart = Stopwatch.GetTimestamp();
 
                     var result = loss.Compute(new LossBatch(studentOut, teacherOut, labels, targets, rotationCount));
                     StepMemory.ReleaseAfterLoss(studentOut, teacherOut);
                     if (checkEachStep)
                         CheckFinite(result, settings.Phase, epoch, batchIndex, lr);
+                    long lossEnd = Stopwatch.GetTimestamp();
                     optimizer.zero_grad();
                     result.Total.backward();
                     optimizer.step();
 
+                    long bookkeepingStart = Stopwatch.GetTimestamp();
                     using (no_grad())
                     {
                         long b = labels.shape[0];
@@ -208,7 +218,8 @@ internal sealed class TrainingEngine
                         seen += b;
                     }
                     settings.StepObserver?.Invoke(new StepTiming(epoch + 1, batchIndex + 1, (int)labels.shape[0],
-                        Stopwatch.GetElapsedTime(stepStart, dataEnd).TotalSeconds, Stopwatch.GetElapsedTime(stepStart).TotalSeconds));
+                        Stopwatch.GetElapsedTime(stepStart, dataEnd).TotalSeconds, Stopwatch.GetElapsedTime(stepStart).TotalSeconds,
+                        Stopwatch.GetElapsedTime(lossStart, lossEnd).TotalSeconds, Stopwatch.GetElapsedTime(bookkeepingStart).TotalSeconds));
                 }
 
                 if (settings.ReleaseMemoryEachStep)
