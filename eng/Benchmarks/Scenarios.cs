@@ -272,9 +272,8 @@ internal static class Scenarios
 
     /// <summary>
     /// An experiment, not an engine path: the teacher's forward with the input and every convolution weight in channels-last
-    /// (NHWC) layout. TorchSharp 0.107 has no memory-format argument, so the layout is made by strides (permute to NHWC, make
-    /// contiguous, permute back), which libtorch recognises as channels-last. Also reports the largest difference of the logits
-    /// from the NCHW forward.
+    /// (NHWC) layout, made as the engine makes it (<see cref="Microsoft.ML.Distillation.Training.ChannelsLast"/>). Also reports the
+    /// largest difference of the logits from the NCHW forward.
     /// </summary>
     private static ScenarioResult TeacherForwardChannelsLast(string name, BenchmarkOptions o)
     {
@@ -284,11 +283,7 @@ internal static class Scenarios
         using (var s = NewDisposeScope())
             nhwc.load_state_dict(teacher.state_dict());
         nhwc.eval();
-        using (no_grad())
-        {
-            foreach (var conv in nhwc.modules().OfType<TorchSharp.Modules.Conv2d>())
-                conv.weight = new TorchSharp.Modules.Parameter(ChannelsLast(conv.weight!), requires_grad: false);
-        }
+        Microsoft.ML.Distillation.Training.ChannelsLast.ApplyPermanently(nhwc);
         var times = new List<double>();
         double worst = 0;
         using (no_grad())
@@ -298,7 +293,7 @@ internal static class Scenarios
                 using var scope = NewDisposeScope();
                 var input = randn(4L * o.BatchSize, 3, 32, 32);
                 var sw = Stopwatch.StartNew();
-                var output = nhwc.forward(ChannelsLast(input));
+                var output = nhwc.forward(Microsoft.ML.Distillation.Training.ChannelsLast.Of(input));
                 double seconds = sw.Elapsed.TotalSeconds;
                 if (i < o.Warmup)
                     continue;
@@ -309,8 +304,6 @@ internal static class Scenarios
         return ForwardResult(name,
             $"teacher forward, channels-last (experiment), WRN-40-2 with aux, {4 * o.BatchSize} rotated rows, no grad, BN unfolded; max |logit difference| {worst:E1}",
             times, FlopCounter.ForwardFlops(teacher, 3, 32) * 4, o.BatchSize);
-
-        static Tensor ChannelsLast(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
     }
 
     /// <summary>
