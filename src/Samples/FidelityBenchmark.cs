@@ -103,7 +103,7 @@ internal static class FidelityBenchmark
         using var teacherLease = teacher;
         double teacherAccuracy = Accuracy(teacher);
         rows.Add(("Teacher (HSAKD aux, joint)", teacher.Architecture, seeds[0], teacherAccuracy, teacherSeconds));
-        Console.WriteLine($"  test accuracy {teacherAccuracy:P2}, {teacherSeconds:F0} s");
+        Console.WriteLine($"  test accuracy {teacherAccuracy:P2}, {Seconds(teacherSeconds)}");
 
         foreach (int seed in seeds)
         {
@@ -122,7 +122,7 @@ internal static class FidelityBenchmark
                 using var model = Time(fit, out double seconds);
                 double accuracy = Accuracy(model);
                 rows.Add((name, student, seed, accuracy, seconds));
-                Console.WriteLine($"  test accuracy {accuracy:P2}, {seconds:F0} s");
+                Console.WriteLine($"  test accuracy {accuracy:P2}, {Seconds(seconds)}");
             }
         }
 
@@ -135,10 +135,13 @@ internal static class FidelityBenchmark
             double mean = acc.Average();
             double std = acc.Length > 1 ? Math.Sqrt(acc.Sum(a => (a - mean) * (a - mean)) / (acc.Length - 1)) : 0;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {group.Key.Method} | {group.Key.Arch} | {acc.Length} | {mean:F2} ± {std:F2} | {string.Join(", ", acc.Select(a => a.ToString("F2", CultureInfo.InvariantCulture)))} | {group.Average(r => r.Seconds):F0} |"));
+                $"| {group.Key.Method} | {group.Key.Arch} | {acc.Length} | {mean:F2} ± {std:F2} | {string.Join(", ", acc.Select(a => a.ToString("F2", CultureInfo.InvariantCulture)))} | {(double.IsNaN(group.Average(r => r.Seconds)) ? "loaded" : group.Average(r => r.Seconds).ToString("F0", CultureInfo.InvariantCulture))} |"));
         }
         Console.WriteLine();
         Console.WriteLine($"Command: {command}");
         return 0;
     }
+
+    // A loaded teacher has no training time (NaN).
+    private static string Seconds(double seconds) => double.IsNaN(seconds) ? "loaded, training time not known" : $"{seconds:F0} s";
 }

@@ -12,12 +12,17 @@ namespace Microsoft.ML.Distillation.Networks;
 /// A4 = S(2048, n4, 1); each followed by GAP and Linear(2048 -> K*M).
 /// </summary>
 /// <remarks>
+/// The backbone: a 3x3 stride-1 stem conv of 64 channels, four stages of bottleneck blocks (strides 1, 2, 2, 2), GAP and a
+/// linear head named <c>linear</c>; taps after each stage, 256@32², 512@16², 1024@8², 2048@4² for a 32x32 input.
 /// This is <b>not</b> the ImageNet ResNet-50: the stem is a 3x3 stride-1 convolution without max pooling, as in HSAKD's
 /// CIFAR-100 teacher. Initialisation as in the reference: convolutions Kaiming normal (fan_out), BN 1/0, linear layers
 /// (backbone head and auxiliary heads) at the PyTorch default.
 /// </remarks>
 internal static class CifarBottleneckResNet
 {
+    /// <summary>Bottleneck widths p of the four stages (each stage outputs 4p channels: 256, 512, 1024, 2048).</summary>
+    public static readonly IReadOnlyList<int> Widths = [64, 128, 256, 512];
+
     /// <summary>Stage depths of ResNet-50.</summary>
     public static readonly IReadOnlyList<int> ResNet50Blocks = [3, 4, 6, 3];
 
@@ -25,29 +30,13 @@ internal static class CifarBottleneckResNet
     public static ClassifierNetwork Create(
         string architecture, IReadOnlyList<int> blocksPerStage, int inputChannels, int classCount, int rotationCount)
     {
-        var backbone = new CifarBottleneckResNetBackbone(inputChannels, blocksPerStage, classCount);
-        var p = CifarBottleneckResNetBackbone.Widths;
-        var c = backbone.TapChannels;
-
-        nn.Module<Tensor, Tensor>[] extractors =
-        [
-            nn.Sequential(
-                ResNetBottleneckBlock.Stage(c[0], p[1], blocksPerStage[1], stride: 2),
-                ResNetBottleneckBlock.Stage(c[1], p[2], blocksPerStage[2], stride: 2),
-                ResNetBottleneckBlock.Stage(c[2], p[3], blocksPerStage[3], stride: 2)),
-            nn.Sequential(
-                ResNetBottleneckBlock.Stage(c[1], p[2], blocksPerStage[2], stride: 2),
-                ResNetBottleneckBlock.Stage(c[2], p[3], blocksPerStage[3], stride: 2)),
-            nn.Sequential(ResNetBottleneckBlock.Stage(c[2], p[3], blocksPerStage[3], stride: 2)),
-            nn.Sequential(ResNetBottleneckBlock.Stage(c[3], p[3], blocksPerStage[3], stride: 1)),
-        ];
-        var auxiliary = new AuxiliaryClassifier(
-            "ResNetAuxiliaryClassifier", extractors, norms: null, featureSize: c[3], outputCount: classCount * rotationCount);
+        var backbone = new ResNetBackbone<ResNetBottleneckBlock>(
+            "CifarBottleneckResNetBackbone", inputChannels, ResNetStem.Cifar(Widths[0]), Widths, blocksPerStage, headName: "linear", classCount);
 
         // Reference aux init (resnetv2.py): kaiming_normal_(fan_out, relu) for convs, BN 1/0; the linear heads keep the
         // PyTorch default (unlike the basic-block CIFAR ResNets, whose aux heads get bias 0).
-        NetworkInitialization.KaimingNormalConvolutions(auxiliary);
-        NetworkInitialization.ResetBatchNorms(auxiliary);
+        var auxiliary = ResNetBackbone<ResNetBottleneckBlock>.CreateAuxiliaryBranches(
+            Widths, blocksPerStage, classCount * rotationCount, zeroHeadBiases: false);
 
         return new BranchedClassifierNetwork(architecture, backbone, auxiliary, inputChannels, classCount, rotationCount);
     }

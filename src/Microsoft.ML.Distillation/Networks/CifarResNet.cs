@@ -6,7 +6,9 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Distillation.Networks;
 
 /// <summary>
-/// Builds CIFAR ResNets (basic blocks, depth 6n+2) with their three HSAKD auxiliary branches:
+/// Builds CIFAR ResNets (He et al. 2016, section 4.2: basic blocks, depth 6n+2) with their three HSAKD auxiliary branches:
+/// a 3x3 stem conv of width w0 at full resolution, three stages of n blocks of widths w1, w2, w3 (strides 1, 2, 2), GAP and
+/// Linear(w3 -> K) named <c>fc</c>; taps after each stage.
 /// A1 = S(w2,n,2) -> S(w3,n,2), A2 = S(w3,n,2), A3 = S(w3,n,1), each followed by GAP and Linear(w3 -> K*M).
 /// </summary>
 internal static class CifarResNet
@@ -27,23 +29,14 @@ internal static class CifarResNet
         }
 
         var n = (depth - 2) / 6;
-        var backbone = new CifarResNetBackbone(inputChannels, widths, n, classCount);
-
-        nn.Module<Tensor, Tensor>[] extractors =
-        [
-            nn.Sequential(
-                ResNetBasicBlock.Stage(widths[1], widths[2], n, stride: 2),
-                ResNetBasicBlock.Stage(widths[2], widths[3], n, stride: 2)),
-            nn.Sequential(ResNetBasicBlock.Stage(widths[2], widths[3], n, stride: 2)),
-            nn.Sequential(ResNetBasicBlock.Stage(widths[3], widths[3], n, stride: 1)),
-        ];
-        var auxiliary = new AuxiliaryClassifier(
-            "ResNetAuxiliaryClassifier", extractors, norms: null, featureSize: widths[3], outputCount: classCount * rotationCount);
+        int[] stageWidths = [widths[1], widths[2], widths[3]];
+        int[] blocks = [n, n, n];
+        var backbone = new ResNetBackbone<ResNetBasicBlock>(
+            "CifarResNetBackbone", inputChannels, ResNetStem.Cifar(widths[0]), stageWidths, blocks, headName: "fc", classCount);
 
         // Reference aux init: conv N(0, sqrt(2/(k*k*C_out))), BN 1/0, Linear bias 0 (weight default).
-        NetworkInitialization.KaimingNormalConvolutions(auxiliary);
-        NetworkInitialization.ResetBatchNorms(auxiliary);
-        NetworkInitialization.ZeroLinearBiases(auxiliary);
+        var auxiliary = ResNetBackbone<ResNetBasicBlock>.CreateAuxiliaryBranches(
+            stageWidths, blocks, classCount * rotationCount, zeroHeadBiases: true);
 
         return new BranchedClassifierNetwork(architecture, backbone, auxiliary, inputChannels, classCount, rotationCount);
     }

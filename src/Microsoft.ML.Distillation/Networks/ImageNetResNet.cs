@@ -12,12 +12,19 @@ namespace Microsoft.ML.Distillation.Networks;
 /// A4 = S(512, L4, 1); each followed by GAP and Linear(512 -> K*M).
 /// </summary>
 /// <remarks>
+/// The backbone is torchvision's layout: 7x7 stride-2 stem conv (padding 3) + BN + ReLU, 3x3 stride-2 max pooling, four stages
+/// of basic blocks (strides 1, 2, 2, 2), GAP and <c>fc</c>; taps after each stage, 64@56², 128@28², 256@14², 512@7² for a
+/// 224x224 input (small inputs work too: 28x28 gives 7, 4, 2, 1). With 3 input channels and 1000 classes the backbone's
+/// parameters are exactly torchvision's <c>resnet18</c> / <c>resnet34</c>.
 /// These are <b>not</b> the CIFAR ResNets <c>resnet8</c>..<c>resnet110</c> (3x3 stem, three stages): the stem is a 7x7 stride-2
 /// convolution with max pooling, so a 224x224 image reaches layer4 at 7x7. Initialisation as in HSAKD's
 /// <c>models/resnet_imagenet.py</c>: convolutions Kaiming normal (fan_out), BN 1/0, linear layers at the PyTorch default.
 /// </remarks>
 internal static class ImageNetResNet
 {
+    /// <summary>Widths of the four stages' blocks (the stem is 64 wide too).</summary>
+    public static readonly IReadOnlyList<int> Widths = [64, 128, 256, 512];
+
     /// <summary>Stage depths of ResNet-18.</summary>
     public static readonly IReadOnlyList<int> ResNet18Blocks = [2, 2, 2, 2];
 
@@ -28,27 +35,12 @@ internal static class ImageNetResNet
     public static ClassifierNetwork Create(
         string architecture, IReadOnlyList<int> blocksPerStage, int inputChannels, int classCount, int rotationCount)
     {
-        var backbone = new ImageNetResNetBackbone(inputChannels, blocksPerStage, classCount);
-        var w = ImageNetResNetBackbone.Widths;
-
-        nn.Module<Tensor, Tensor>[] extractors =
-        [
-            nn.Sequential(
-                ResNetBasicBlock.Stage(w[0], w[1], blocksPerStage[1], stride: 2),
-                ResNetBasicBlock.Stage(w[1], w[2], blocksPerStage[2], stride: 2),
-                ResNetBasicBlock.Stage(w[2], w[3], blocksPerStage[3], stride: 2)),
-            nn.Sequential(
-                ResNetBasicBlock.Stage(w[1], w[2], blocksPerStage[2], stride: 2),
-                ResNetBasicBlock.Stage(w[2], w[3], blocksPerStage[3], stride: 2)),
-            nn.Sequential(ResNetBasicBlock.Stage(w[2], w[3], blocksPerStage[3], stride: 2)),
-            nn.Sequential(ResNetBasicBlock.Stage(w[3], w[3], blocksPerStage[3], stride: 1)),
-        ];
-        var auxiliary = new AuxiliaryClassifier(
-            "ResNetAuxiliaryClassifier", extractors, norms: null, featureSize: w[3], outputCount: classCount * rotationCount);
+        var backbone = new ResNetBackbone<ResNetBasicBlock>(
+            "ImageNetResNetBackbone", inputChannels, ResNetStem.ImageNet, Widths, blocksPerStage, headName: "fc", classCount);
 
         // Reference aux init: kaiming_normal_(fan_out, relu) for convs, BN 1/0; the linear heads keep the PyTorch default.
-        NetworkInitialization.KaimingNormalConvolutions(auxiliary);
-        NetworkInitialization.ResetBatchNorms(auxiliary);
+        var auxiliary = ResNetBackbone<ResNetBasicBlock>.CreateAuxiliaryBranches(
+            Widths, blocksPerStage, classCount * rotationCount, zeroHeadBiases: false);
 
         return new BranchedClassifierNetwork(architecture, backbone, auxiliary, inputChannels, classCount, rotationCount);
     }

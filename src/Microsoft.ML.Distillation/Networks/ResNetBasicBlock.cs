@@ -11,7 +11,7 @@ namespace Microsoft.ML.Distillation.Networks;
 /// Post-activation residual block of the CIFAR ResNets: <c>ReLU(BN2(conv2(ReLU(BN1(conv1(x))))) + shortcut(x))</c>,
 /// with a 1x1-conv + BN projection shortcut (<c>downsample</c>) when the stride or the width changes.
 /// </summary>
-internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>, IFoldableConvolutionNorms
+internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>, IFoldableConvolutionNorms, IResNetBlock<ResNetBasicBlock>
 {
     [ComponentName(Name = "conv1")]
     private readonly Conv2d _conv1;
@@ -45,18 +45,21 @@ internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>, IFoldableCon
         RegisterComponents();
     }
 
+    /// <summary>A basic block outputs its width: 1.</summary>
+    public static int Expansion => 1;
+
     /// <summary>
-    /// <c>S(c, n, s)</c>: <paramref name="blocks"/> blocks of width <paramref name="outChannels"/>; the first has stride
+    /// <c>S(c, n, s)</c>: <paramref name="blocks"/> blocks of width <paramref name="width"/>; the first has stride
     /// <paramref name="stride"/>, the rest stride 1. Children are named 0..n-1.
     /// </summary>
-    public static Sequential Stage(int inChannels, int outChannels, int blocks, int stride)
+    public static Sequential Stage(int inChannels, int width, int blocks, int stride)
     {
         var modules = new nn.Module<Tensor, Tensor>[blocks];
         for (var i = 0; i < blocks; i++)
         {
             modules[i] = i == 0
-                ? new ResNetBasicBlock(inChannels, outChannels, stride)
-                : new ResNetBasicBlock(outChannels, outChannels, 1);
+                ? new ResNetBasicBlock(inChannels, width, stride)
+                : new ResNetBasicBlock(width, width, 1);
         }
 
         return nn.Sequential(modules);

@@ -17,10 +17,10 @@ namespace Microsoft.ML.Distillation.Networks;
 /// State-dict names follow the HSAKD CIFAR ResNet-50 reference (<c>models/resnetv2.py</c>): conv1..3, bn1..3 and
 /// <c>shortcut.0</c> / <c>shortcut.1</c> for the projection (absent for the identity shortcut).
 /// </remarks>
-internal sealed class ResNetBottleneckBlock : nn.Module<Tensor, Tensor>
+internal sealed class ResNetBottleneckBlock : nn.Module<Tensor, Tensor>, IFoldableConvolutionNorms, IResNetBlock<ResNetBottleneckBlock>
 {
     /// <summary>Output channels per bottleneck width: the block produces 4p channels.</summary>
-    public const int Expansion = 4;
+    public static int Expansion => 4;
 
     [ComponentName(Name = "conv1")]
     private readonly Conv2d _conv1;
@@ -41,7 +41,7 @@ internal sealed class ResNetBottleneckBlock : nn.Module<Tensor, Tensor>
     private readonly BatchNorm2d _bn3;
 
     [ComponentName(Name = "shortcut")]
-    private readonly Sequential? _shortcut;
+    private readonly FoldableSequential? _shortcut;
 
     /// <param name="inChannels">C_in.</param>
     /// <param name="planes">p, the bottleneck width; the block outputs 4p channels.</param>
@@ -58,7 +58,7 @@ internal sealed class ResNetBottleneckBlock : nn.Module<Tensor, Tensor>
         _bn3 = nn.BatchNorm2d(outChannels);
         if (stride != 1 || inChannels != outChannels)
         {
-            _shortcut = nn.Sequential(
+            _shortcut = new FoldableSequential(
                 nn.Conv2d(inChannels, outChannels, kernel_size: 1, stride: stride, bias: false),
                 nn.BatchNorm2d(outChannels));
         }
@@ -67,15 +67,15 @@ internal sealed class ResNetBottleneckBlock : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// <c>S(4p, n, s)</c>: <paramref name="blocks"/> bottleneck blocks of width <paramref name="planes"/> (4p channels out); the
+    /// <c>S(4p, n, s)</c>: <paramref name="blocks"/> bottleneck blocks of width <paramref name="width"/> (4p channels out); the
     /// first has stride <paramref name="stride"/>, the rest stride 1. Children are named 0..n-1.
     /// </summary>
-    public static Sequential Stage(int inChannels, int planes, int blocks, int stride)
+    public static Sequential Stage(int inChannels, int width, int blocks, int stride)
     {
         var modules = new nn.Module<Tensor, Tensor>[blocks];
         for (var i = 0; i < blocks; i++)
         {
-            modules[i] = new ResNetBottleneckBlock(i == 0 ? inChannels : planes * Expansion, planes, i == 0 ? stride : 1);
+            modules[i] = new ResNetBottleneckBlock(i == 0 ? inChannels : width * Expansion, width, i == 0 ? stride : 1);
         }
 
         return nn.Sequential(modules);
@@ -95,14 +95,17 @@ internal sealed class ResNetBottleneckBlock : nn.Module<Tensor, Tensor>
         => _shortcut is null ? null : ((Conv2d)_shortcut[0], (BatchNorm2d)_shortcut[1]);
 
     /// <inheritdoc/>
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [(_conv1, _bn1), (_conv2, _bn2), (_conv3, _bn3)];
+
+    /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var y = nn.functional.relu(_bn1.call(_conv1.call(input)));
-        y = nn.functional.relu(_bn2.call(_conv2.call(y)));
-        var output = _bn3.call(_conv3.call(y));
+        var y = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv1, _bn1, input), inplace: true);
+        y = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv2, _bn2, y), inplace: true);
+        var output = BatchNormFolding.ConvolutionThenNorm(_conv3, _bn3, y);
         var shortcut = _shortcut is null ? input : _shortcut.call(input);
         output.add_(shortcut);
-        return nn.functional.relu(output).MoveToOuterDisposeScope();
+        return nn.functional.relu(output, inplace: true).MoveToOuterDisposeScope();
     }
 }

@@ -116,9 +116,8 @@ internal static class OnnxExporter
 
         return branched.TappedBackbone switch
         {
-            CifarResNetBackbone resnet => CifarResNetOnnxEmitter.Emit(graph, resnet, input, outputName),
-            CifarBottleneckResNetBackbone bottleneck => CifarBottleneckResNetOnnxEmitter.Emit(graph, bottleneck, input, outputName),
-            ImageNetResNetBackbone imageNet => ImageNetResNetOnnxEmitter.Emit(graph, imageNet, input, outputName),
+            ResNetBackbone<ResNetBasicBlock> resnet => ResNetOnnxEmitter.Emit(graph, resnet, ResNetOnnxEmitter.EmitBasicBlock, input, outputName),
+            ResNetBackbone<ResNetBottleneckBlock> bottleneck => ResNetOnnxEmitter.Emit(graph, bottleneck, ResNetOnnxEmitter.EmitBottleneckBlock, input, outputName),
             WideResNetBackbone wrn => WideResNetOnnxEmitter.Emit(graph, wrn, input, outputName),
             VggBackbone vgg => VggOnnxEmitter.Emit(graph, vgg, input, outputName),
             MobileNetV2Backbone mobile => MobileNetV2OnnxEmitter.Emit(graph, mobile, input, outputName),
