@@ -19,7 +19,7 @@ namespace Microsoft.ML.Distillation.Networks;
 internal sealed class InvertedResidualBlock : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "conv")]
-    private readonly Sequential _conv;
+    private readonly FoldableSequential _conv;
 
     /// <param name="inChannels">Input width.</param>
     /// <param name="outChannels">Output width.</param>
@@ -35,7 +35,7 @@ internal sealed class InvertedResidualBlock : nn.Module<Tensor, Tensor>
 
         ArgumentOutOfRangeException.ThrowIfLessThan(expansion, 1);
         var hidden = inChannels * expansion;
-        _conv = nn.Sequential(
+        _conv = new FoldableSequential(
             nn.Conv2d(inChannels, hidden, kernel_size: 1, bias: false),
             nn.BatchNorm2d(hidden),
             nn.ReLU(inplace: true),
@@ -52,7 +52,7 @@ internal sealed class InvertedResidualBlock : nn.Module<Tensor, Tensor>
     public bool UsesResidual { get; }
 
     /// <summary>The conv / BN / ReLU sequence (read by the ONNX writer).</summary>
-    internal Sequential Layers => _conv;
+    internal FoldableSequential Layers => _conv;
 
     /// <summary>
     /// One MobileNetV2 group <c>(t, c, n, s)</c>: <paramref name="blocks"/> blocks of width <paramref name="outChannels"/>,

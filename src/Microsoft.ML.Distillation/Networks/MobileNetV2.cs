@@ -83,8 +83,8 @@ internal static class MobileNetV2
     }
 
     /// <summary>Conv (no bias, padding k/2) + BN + ReLU as a sequence named 0, 1, 2 (the reference's conv_bn / conv_1x1_bn).</summary>
-    internal static Sequential ConvolutionUnit(int inChannels, int outChannels, int kernelSize, int stride)
-        => nn.Sequential(
+    internal static FoldableSequential ConvolutionUnit(int inChannels, int outChannels, int kernelSize, int stride)
+        => new FoldableSequential(
             nn.Conv2d(inChannels, outChannels, kernel_size: kernelSize, stride: stride, padding: kernelSize / 2, bias: false),
             nn.BatchNorm2d(outChannels),
             nn.ReLU(inplace: true));

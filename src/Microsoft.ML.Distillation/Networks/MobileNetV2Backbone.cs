@@ -25,13 +25,13 @@ internal sealed class MobileNetV2Backbone : TappedBackbone
     private static readonly int[] s_tapGroups = [1, 2, 4, 6];
 
     [ComponentName(Name = "conv1")]
-    private readonly Sequential _conv1;
+    private readonly FoldableSequential _conv1;
 
     [ComponentName(Name = "blocks")]
     private readonly ModuleList<Sequential> _blocks;
 
     [ComponentName(Name = "conv2")]
-    private readonly Sequential _conv2;
+    private readonly FoldableSequential _conv2;
 
     [ComponentName(Name = "classifier")]
     private readonly Linear _classifier;
@@ -92,14 +92,14 @@ internal sealed class MobileNetV2Backbone : TappedBackbone
     public int StemStride { get; }
 
     /// <summary>The stem: conv, BN, ReLU (read by the ONNX writer).</summary>
-    internal Sequential Stem => _conv1;
+    internal FoldableSequential Stem => _conv1;
 
     /// <summary>The inverted residual groups, each with its blocks in forward order.</summary>
     internal IReadOnlyList<IReadOnlyList<InvertedResidualBlock>> Groups
         => [.. _blocks.Select(group => (IReadOnlyList<InvertedResidualBlock>)[.. group.children().Cast<InvertedResidualBlock>()])];
 
     /// <summary>The final 1x1 conv, BN, ReLU.</summary>
-    internal Sequential Last => _conv2;
+    internal FoldableSequential Last => _conv2;
 
     /// <summary>The main head.</summary>
     internal Linear Head => _classifier;

@@ -17,7 +17,7 @@ namespace Microsoft.ML.Distillation.Networks;
 /// 4x4 window (global at 32 pixels); this backbone pools globally, which is the same there and works at any size.
 /// PyTorch's default initialisation throughout, as in the reference.
 /// </remarks>
-internal sealed class ShuffleNetV1Backbone : TappedBackbone
+internal sealed class ShuffleNetV1Backbone : TappedBackbone, IFoldableConvolutionNorms
 {
     [ComponentName(Name = "conv1")]
     private readonly Conv2d _conv1;
@@ -70,6 +70,9 @@ internal sealed class ShuffleNetV1Backbone : TappedBackbone
     /// <summary>The stem batch norm.</summary>
     internal BatchNorm2d StemNorm => _bn1;
 
+    /// <inheritdoc/>
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [(_conv1, _bn1)];
+
     /// <summary>The three stages, each with its units in forward order.</summary>
     internal IReadOnlyList<IReadOnlyList<ShuffleNetV1Unit>> Stages
         => [.. new[] { _layer1, _layer2, _layer3 }.Select(stage => (IReadOnlyList<ShuffleNetV1Unit>)[.. stage.children().Cast<ShuffleNetV1Unit>()])];
@@ -81,7 +84,7 @@ internal sealed class ShuffleNetV1Backbone : TappedBackbone
     public override BackboneOutput ForwardWithTaps(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var stem = nn.functional.relu(_bn1.call(_conv1.call(input)));
+        var stem = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv1, _bn1, input));
         var f1 = _layer1.call(stem);
         var f2 = _layer2.call(f1);
         var f3 = _layer3.call(f2);

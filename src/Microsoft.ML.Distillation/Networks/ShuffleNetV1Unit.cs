@@ -17,7 +17,7 @@ namespace Microsoft.ML.Distillation.Networks;
 /// The average pool counts the zero padding in its divisor (PyTorch's <c>count_include_pad=True</c> default).
 /// State-dict names: conv1, bn1, conv2, bn2, conv3, bn3 (the pool has no parameters).
 /// </remarks>
-internal sealed class ShuffleNetV1Unit : nn.Module<Tensor, Tensor>
+internal sealed class ShuffleNetV1Unit : nn.Module<Tensor, Tensor>, IFoldableConvolutionNorms
 {
     [ComponentName(Name = "conv1")]
     private readonly Conv2d _conv1;
@@ -86,6 +86,9 @@ internal sealed class ShuffleNetV1Unit : nn.Module<Tensor, Tensor>
     /// <summary>The grouped 1x1 conv back to the branch width and its BN.</summary>
     internal (Conv2d Convolution, BatchNorm2d Norm) Expand => (_conv3, _bn3);
 
+    /// <inheritdoc/>
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [Reduce, Depthwise, Expand];
+
     /// <summary>The average pool of a stride-2 unit, whose output is concatenated; null for the additive stride-1 unit.</summary>
     internal AvgPool2d? Pool => _shortcut;
 
@@ -116,10 +119,10 @@ internal sealed class ShuffleNetV1Unit : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = nn.functional.relu(_bn1.call(_conv1.call(input)));
+        var x = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv1, _bn1, input));
         x = ChannelShuffler.Shuffle(x, ShuffleGroups);
-        x = nn.functional.relu(_bn2.call(_conv2.call(x)));
-        x = _bn3.call(_conv3.call(x));
+        x = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv2, _bn2, x));
+        x = BatchNormFolding.ConvolutionThenNorm(_conv3, _bn3, x);
         x = _shortcut is null ? x.add_(input) : cat([x, _shortcut.call(input)], 1);
         return x.relu_().MoveToOuterDisposeScope();
     }

@@ -30,20 +30,21 @@ internal static class ShuffleNetV2
         var units = BasicUnits;
         var backbone = new ShuffleNetV2Backbone(inputChannels, widths, units, classCount);
 
+        // FoldableSequential (a Sequential whose conv + BN pairs can be folded) because each branch ends in conv + BN + ReLU.
         nn.Module<Tensor, Tensor>[] extractors =
         [
-            nn.Sequential(
+            new FoldableSequential(
                 ShuffleNetV2BasicUnit.Stage(widths[0], widths[1], units[1]),
                 ShuffleNetV2BasicUnit.Stage(widths[1], widths[2], units[2]),
                 nn.Conv2d(widths[2], widths[3], kernel_size: 1, bias: false),
                 nn.BatchNorm2d(widths[3]),
                 nn.ReLU(inplace: true)),
-            nn.Sequential(
+            new FoldableSequential(
                 ShuffleNetV2BasicUnit.Stage(widths[1], widths[2], units[2]),
                 nn.Conv2d(widths[2], widths[3], kernel_size: 1, bias: false),
                 nn.BatchNorm2d(widths[3]),
                 nn.ReLU(inplace: true)),
-            nn.Sequential(
+            new FoldableSequential(
                 ShuffleNetV2BasicUnit.Stage(widths[2], widths[2], units[2], stride: 1),
                 nn.Conv2d(widths[2], widths[3], kernel_size: 1, bias: false),
                 nn.BatchNorm2d(widths[3]),

@@ -17,7 +17,7 @@ namespace Microsoft.ML.Distillation.Networks;
 /// with a fixed 4x4 window (global at 32 pixels); this backbone pools globally, which is the same there and works at any size.
 /// PyTorch's default initialisation throughout, as in the reference.
 /// </remarks>
-internal sealed class ShuffleNetV2Backbone : TappedBackbone
+internal sealed class ShuffleNetV2Backbone : TappedBackbone, IFoldableConvolutionNorms
 {
     [ComponentName(Name = "conv1")]
     private readonly Conv2d _conv1;
@@ -84,6 +84,9 @@ internal sealed class ShuffleNetV2Backbone : TappedBackbone
     /// <summary>The final 1x1 conv and its batch norm.</summary>
     internal (Conv2d Convolution, BatchNorm2d Norm) Last => (_conv2, _bn2);
 
+    /// <inheritdoc/>
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [(_conv1, _bn1), Last];
+
     /// <summary>The main head.</summary>
     internal Linear Head => _linear;
 
@@ -91,11 +94,11 @@ internal sealed class ShuffleNetV2Backbone : TappedBackbone
     public override BackboneOutput ForwardWithTaps(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var stem = nn.functional.relu(_bn1.call(_conv1.call(input)));
+        var stem = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv1, _bn1, input));
         var f1 = _layer1.call(stem);
         var f2 = _layer2.call(f1);
         var f3 = _layer3.call(f2);
-        var last = nn.functional.relu(_bn2.call(_conv2.call(f3)));
+        var last = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv2, _bn2, f3));
         var embedding = nn.functional.adaptive_avg_pool2d(last, 1).flatten(1);
         var logits = _linear.call(embedding);
         return new BackboneOutput(logits, embedding, [f1, f2, f3]).MoveToOuterDisposeScope();

@@ -13,7 +13,7 @@ namespace Microsoft.ML.Distillation.Networks;
 /// concatenated (untouched half first) and shuffled in 2 groups.
 /// </summary>
 /// <remarks>State-dict names: conv1..conv3, bn1..bn3.</remarks>
-internal sealed class ShuffleNetV2BasicUnit : nn.Module<Tensor, Tensor>
+internal sealed class ShuffleNetV2BasicUnit : nn.Module<Tensor, Tensor>, IFoldableConvolutionNorms
 {
     [ComponentName(Name = "conv1")]
     private readonly Conv2d _conv1;
@@ -59,6 +59,9 @@ internal sealed class ShuffleNetV2BasicUnit : nn.Module<Tensor, Tensor>
     /// <summary>The convs and their BNs in the order conv1..conv3 (read by the ONNX writer).</summary>
     internal IReadOnlyList<(Conv2d Convolution, BatchNorm2d Norm)> Layers => [(_conv1, _bn1), (_conv2, _bn2), (_conv3, _bn3)];
 
+    /// <inheritdoc/>
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => Layers;
+
     /// <summary>
     /// One stage: a <see cref="ShuffleNetV2DownUnit"/> <paramref name="inChannels"/> -> <paramref name="outChannels"/> with
     /// stride <paramref name="stride"/>, then <paramref name="basicUnits"/> basic units. Children are named 0..n.
@@ -81,9 +84,9 @@ internal sealed class ShuffleNetV2BasicUnit : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var half = Channels / 2;
         var kept = input.narrow(1, 0, half);
-        var x = nn.functional.relu(_bn1.call(_conv1.call(input.narrow(1, half, half))));
-        x = _bn2.call(_conv2.call(x));
-        x = nn.functional.relu(_bn3.call(_conv3.call(x)));
+        var x = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv1, _bn1, input.narrow(1, half, half)));
+        x = BatchNormFolding.ConvolutionThenNorm(_conv2, _bn2, x);
+        x = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv3, _bn3, x));
         return ChannelShuffler.Shuffle(cat([kept, x], 1), 2).MoveToOuterDisposeScope();
     }
 }

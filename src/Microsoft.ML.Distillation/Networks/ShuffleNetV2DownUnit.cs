@@ -15,7 +15,7 @@ namespace Microsoft.ML.Distillation.Networks;
 /// <remarks>
 /// The HSAKD auxiliary branch on the last tap uses this unit with stride 1 (464 -> 464). State-dict names: conv1..conv5, bn1..bn5.
 /// </remarks>
-internal sealed class ShuffleNetV2DownUnit : nn.Module<Tensor, Tensor>
+internal sealed class ShuffleNetV2DownUnit : nn.Module<Tensor, Tensor>, IFoldableConvolutionNorms
 {
     [ComponentName(Name = "conv1")]
     private readonly Conv2d _conv1;
@@ -77,14 +77,17 @@ internal sealed class ShuffleNetV2DownUnit : nn.Module<Tensor, Tensor>
         => [(_conv1, _bn1), (_conv2, _bn2), (_conv3, _bn3), (_conv4, _bn4), (_conv5, _bn5)];
 
     /// <inheritdoc/>
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => Layers;
+
+    /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var left = _bn1.call(_conv1.call(input));
-        left = nn.functional.relu(_bn2.call(_conv2.call(left)));
-        var right = nn.functional.relu(_bn3.call(_conv3.call(input)));
-        right = _bn4.call(_conv4.call(right));
-        right = nn.functional.relu(_bn5.call(_conv5.call(right)));
+        var left = BatchNormFolding.ConvolutionThenNorm(_conv1, _bn1, input);
+        left = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv2, _bn2, left));
+        var right = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv3, _bn3, input));
+        right = BatchNormFolding.ConvolutionThenNorm(_conv4, _bn4, right);
+        right = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv5, _bn5, right));
         return ChannelShuffler.Shuffle(cat([left, right], 1), 2).MoveToOuterDisposeScope();
     }
 }

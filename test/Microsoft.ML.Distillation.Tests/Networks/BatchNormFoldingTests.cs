@@ -71,13 +71,7 @@ public sealed class BatchNormFoldingTests
         var expected = network.forward(input);
         var actual = folded.forward(input);
 
-        // MobileNetV2 and the ShuffleNets do not declare their conv+BN pairs yet: their frozen teacher runs eval-mode batch norms
-        // (correct, just not folded). The rest fold.
-        string[] notYetFoldable = ["mobilenetv2_half", "mobilenetv2_half_s1", "shufflenetv1", "shufflenetv2"];
-        if (notYetFoldable.Contains(architecture))
-            Assert.AreEqual(0, count, $"{architecture} now declares foldable pairs: move it out of the not-yet list");
-        else
-            Assert.IsGreaterThan(0, count, $"{architecture}: declares foldable pairs");
+        Assert.IsGreaterThan(0, count, $"{architecture}: declares foldable pairs");
         Assert.IsLessThanOrEqualTo(1e-5, ScaledError(expected.Logits, actual.Logits), $"{architecture}: logits");
         Assert.IsGreaterThan(1e-3, (expected.Logits - expected.Logits.mean()).abs().max().item<float>(), $"{architecture}: logits are not trivially constant");
         Assert.AreEqual(expected.AuxLogits.Count, actual.AuxLogits.Count);
@@ -91,6 +85,9 @@ public sealed class BatchNormFoldingTests
     [DataRow("resnet18")]
     [DataRow("resnet50")]
     [DataRow("vgg8")]
+    [DataRow("mobilenetv2_half")]
+    [DataRow("shufflenetv1")]
+    [DataRow("shufflenetv2")]
     public void PostActivationFamilies_FoldEveryBatchNorm(string architecture)
     {
         using var network = NetworkRegistry.Create(architecture, 3, Classes);
