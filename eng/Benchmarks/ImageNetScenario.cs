@@ -38,7 +38,7 @@ internal static class ImageNetScenario
         using var teacher = NetworkRegistry.Create("resnet34", 3, classes);
         double flops = (3 * FlopCounter.ForwardFlops(student, 3, size) + FlopCounter.ForwardFlops(teacher, 3, size)) * rotations;
 
-        using var data = Synthetic((warmup + steps) * batch, classes, size);
+        using var data = Scenarios.Synthetic((warmup + steps) * batch, classes, size);
         using var normalization = ChannelNormalization.FromValues(new[] { 124f, 116f, 104f }, new[] { 58f, 57f, 57f }, 3);
         var timings = new List<StepTiming>();
         var settings = new TrainingSettings
@@ -53,39 +53,8 @@ internal static class ImageNetScenario
         new TrainingEngine(channel, null).Run(student, teacher, loss, data, null, normalization, settings);
 
         var measured = timings.Skip(warmup).ToArray();
-        var perSecond = measured.Select(t => t.Images / t.TotalSeconds).Order().ToArray();
-        double medianSeconds = Quantile(measured.Select(t => t.TotalSeconds).Order().ToArray(), 0.5);
-        return new ScenarioResult
-        {
-            Name = Name,
-            Description = $"HSAKD step, ResNet-34 (aux) -> ResNet-18 (aux), 4 rotations, 3x224x224, 1000 classes, batch {batch} ({batch * rotations} rows), {warmup} warm-up + {measured.Length} steps",
-            Steps = measured.Length,
-            MedianImagesPerSecond = Quantile(perSecond, 0.5),
-            P10ImagesPerSecond = Quantile(perSecond, 0.1),
-            P90ImagesPerSecond = Quantile(perSecond, 0.9),
-            GflopPerStep = flops * batch / 1e9,
-            AchievedGflops = flops * batch / medianSeconds / 1e9,
-            DataShare = Quantile(measured.Select(t => t.DataSeconds).Order().ToArray(), 0.5) / medianSeconds,
-            OutsideShare = Quantile(measured.Select(t => t.OutsideNetworksSeconds).Order().ToArray(), 0.5) / medianSeconds,
-            PeakRssGiB = Machine.PeakRssGiB(),
-        };
-    }
-
-    private static ImageTensorDataset Synthetic(int rows, int classes, int size)
-    {
-        var images = randint(0, 256, new long[] { rows, 3, size, size }, dtype: ScalarType.Byte).DetachFromDisposeScope();
-        var labels = randint(0, classes, new long[] { rows }, dtype: ScalarType.Int64).DetachFromDisposeScope();
-        return new ImageTensorDataset(images, labels, new ImageShape(3, size, size), classes,
-            Enumerable.Range(0, classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray());
-    }
-
-    private static double Quantile(double[] sorted, double q)
-    {
-        if (sorted.Length == 0)
-            return double.NaN;
-        double position = q * (sorted.Length - 1);
-        int lower = (int)Math.Floor(position);
-        int upper = Math.Min(lower + 1, sorted.Length - 1);
-        return sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower);
+        return Scenarios.StepResult(Name,
+            $"HSAKD step, ResNet-34 (aux) -> ResNet-18 (aux), 4 rotations, 3x224x224, 1000 classes, batch {batch} ({batch * rotations} rows), {warmup} warm-up + {measured.Length} steps",
+            measured, flops, batch);
     }
 }

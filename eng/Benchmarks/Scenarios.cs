@@ -171,6 +171,30 @@ internal static class Scenarios
         return flopPerCall * calls / sw.Elapsed.TotalSeconds / 1e9;
     }
 
+    /// <summary>
+    /// A training scenario's result from its measured steps' timings and the FLOPs of one original image's step
+    /// (<paramref name="batchSize"/> original images per step).
+    /// </summary>
+    internal static ScenarioResult StepResult(string name, string description, IReadOnlyList<StepTiming> measured, double flopsPerImage, int batchSize)
+    {
+        var perSecond = measured.Select(t => t.Images / t.TotalSeconds).Order().ToArray();
+        double medianSeconds = Median(measured.Select(t => t.TotalSeconds));
+        return new ScenarioResult
+        {
+            Name = name,
+            Description = description,
+            Steps = measured.Count,
+            MedianImagesPerSecond = Median(perSecond),
+            P10ImagesPerSecond = Percentile(perSecond, 0.1),
+            P90ImagesPerSecond = Percentile(perSecond, 0.9),
+            GflopPerStep = flopsPerImage * batchSize / 1e9,
+            AchievedGflops = flopsPerImage * batchSize / medianSeconds / 1e9,
+            DataShare = Median(measured.Select(t => t.DataSeconds)) / medianSeconds,
+            OutsideShare = Median(measured.Select(t => t.OutsideNetworksSeconds)) / medianSeconds,
+            PeakRssGiB = Machine.PeakRssGiB(),
+        };
+    }
+
     /// <summary>A forward-only scenario's result from its per-call images/s and the FLOPs of one image's forward.</summary>
     private static ScenarioResult ForwardResult(string name, string description, List<double> imagesPerSecond, double flopsPerImage, int batchSize)
     {
@@ -226,23 +250,7 @@ internal static class Scenarios
         using var channel = ((IHostEnvironment)env).Register("bench").Start("bench");
         new TrainingEngine(channel, null).Run(student, teacher, loss, data, null, normalization, settings);
 
-        var measured = timings.Skip(o.Warmup).ToArray();
-        var perSecond = measured.Select(t => t.Images / t.TotalSeconds).Order().ToArray();
-        double medianSeconds = Median(measured.Select(t => t.TotalSeconds));
-        return new ScenarioResult
-        {
-            Name = name,
-            Description = description,
-            Steps = measured.Length,
-            MedianImagesPerSecond = Median(perSecond),
-            P10ImagesPerSecond = Percentile(perSecond, 0.1),
-            P90ImagesPerSecond = Percentile(perSecond, 0.9),
-            GflopPerStep = flops * o.BatchSize / 1e9,
-            AchievedGflops = flops * o.BatchSize / medianSeconds / 1e9,
-            DataShare = Median(measured.Select(t => t.DataSeconds)) / medianSeconds,
-            OutsideShare = Median(measured.Select(t => t.OutsideNetworksSeconds)) / medianSeconds,
-            PeakRssGiB = Machine.PeakRssGiB(),
-        };
+        return StepResult(name, description, timings.Skip(o.Warmup).ToArray(), flops, o.BatchSize);
 
         static int Rotations() => Microsoft.ML.Distillation.SelfSupervision.Rotations.Count;
     }
@@ -421,7 +429,8 @@ internal static class Scenarios
         };
     }
 
-    private static ImageTensorDataset Synthetic(int rows, int classes, int size)
+    /// <summary>Random byte images and labels (unseeded: timings do not depend on the values).</summary>
+    internal static ImageTensorDataset Synthetic(int rows, int classes, int size)
     {
         var images = randint(0, 256, new long[] { rows, 3, size, size }, dtype: ScalarType.Byte).DetachFromDisposeScope();
         var labels = randint(0, classes, new long[] { rows }, dtype: ScalarType.Int64).DetachFromDisposeScope();
