@@ -132,10 +132,11 @@ internal static class FidelityBenchmark
         foreach (var group in rows.GroupBy(r => (r.Method, r.Arch)))
         {
             var acc = group.Select(r => r.Accuracy * 100).ToArray();
+            double seconds = group.Average(r => r.Seconds);
             double mean = acc.Average();
             double std = acc.Length > 1 ? Math.Sqrt(acc.Sum(a => (a - mean) * (a - mean)) / (acc.Length - 1)) : 0;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {group.Key.Method} | {group.Key.Arch} | {acc.Length} | {mean:F2} ± {std:F2} | {string.Join(", ", acc.Select(a => a.ToString("F2", CultureInfo.InvariantCulture)))} | {(double.IsNaN(group.Average(r => r.Seconds)) ? "loaded" : group.Average(r => r.Seconds).ToString("F0", CultureInfo.InvariantCulture))} |"));
+                $"| {group.Key.Method} | {group.Key.Arch} | {acc.Length} | {mean:F2} ± {std:F2} | {string.Join(", ", acc.Select(a => a.ToString("F2", CultureInfo.InvariantCulture)))} | {(double.IsNaN(seconds) ? "loaded" : seconds.ToString("F0", CultureInfo.InvariantCulture))} |"));
         }
         Console.WriteLine();
         Console.WriteLine($"Command: {command}");

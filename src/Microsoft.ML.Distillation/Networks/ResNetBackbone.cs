@@ -43,7 +43,7 @@ internal sealed class ResNetBackbone<TBlock> : TappedBackbone, IFoldableConvolut
     // registered explicitly, under the reference names.
     private readonly (Conv2d Convolution, BatchNorm2d Norm, MaxPool2d? Pool) _stem;
     private readonly Sequential[] _stages;
-    private readonly Linear[] _head;
+    private readonly (Linear Layer, string Name) _head;
     private readonly int[] _tapChannels;
 
     /// <param name="name">Module name.</param>
@@ -84,9 +84,8 @@ internal sealed class ResNetBackbone<TBlock> : TappedBackbone, IFoldableConvolut
             register_module("layer" + (s + 1).ToString(CultureInfo.InvariantCulture), _stages[s]);
         }
 
-        _head = [nn.Linear(channels, classCount)];
-        register_module(headName, _head[0]);
-        HeadName = headName;
+        _head = (nn.Linear(channels, classCount), headName);
+        register_module(headName, _head.Layer);
 
         NetworkInitialization.KaimingNormalConvolutions(this);
         NetworkInitialization.ResetBatchNorms(this);
@@ -112,10 +111,10 @@ internal sealed class ResNetBackbone<TBlock> : TappedBackbone, IFoldableConvolut
         => [.. _stages.Select(stage => (IReadOnlyList<TBlock>)[.. stage.children().Cast<TBlock>()])];
 
     /// <summary>The main head.</summary>
-    internal Linear Head => _head[0];
+    internal Linear Head => _head.Layer;
 
     /// <summary>The head's state-dict name (<c>fc</c> or <c>linear</c>).</summary>
-    internal string HeadName { get; }
+    internal string HeadName => _head.Name;
 
     /// <inheritdoc/>
     public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [(_stem.Convolution, _stem.Norm)];
@@ -137,7 +136,7 @@ internal sealed class ResNetBackbone<TBlock> : TappedBackbone, IFoldableConvolut
         }
 
         var embedding = nn.functional.adaptive_avg_pool2d(x, 1).flatten(1);
-        var logits = _head[0].call(embedding);
+        var logits = _head.Layer.call(embedding);
         return new BackboneOutput(logits, embedding, taps).MoveToOuterDisposeScope();
     }
 

@@ -65,18 +65,18 @@ internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>, IFoldableCon
         return nn.Sequential(modules);
     }
 
-    /// <summary>conv1 and bn1 (read by the ONNX writer).</summary>
-    internal (Conv2d Convolution, BatchNorm2d Norm) First => (_conv1, _bn1);
+    /// <summary>torchvision's name: <c>downsample</c>.</summary>
+    public static string ProjectionName => "downsample";
 
-    /// <summary>conv2 and bn2.</summary>
-    internal (Conv2d Convolution, BatchNorm2d Norm) Second => (_conv2, _bn2);
+    /// <summary>conv1 + bn1, then conv2 + bn2.</summary>
+    public IReadOnlyList<(Conv2d Convolution, BatchNorm2d Norm)> Body => [(_conv1, _bn1), (_conv2, _bn2)];
 
-    /// <summary>The 1x1 projection and its batch norm, or null for the identity shortcut.</summary>
-    internal (Conv2d Convolution, BatchNorm2d Norm)? Projection
+    /// <inheritdoc/>
+    public (Conv2d Convolution, BatchNorm2d Norm)? Projection
         => _downsample is null ? null : ((Conv2d)_downsample[0], (BatchNorm2d)_downsample[1]);
 
     /// <inheritdoc/>
-    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [(_conv1, _bn1), (_conv2, _bn2)];
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => Body;
 
     public override Tensor forward(Tensor input)
     {

@@ -81,21 +81,18 @@ internal sealed class ResNetBottleneckBlock : nn.Module<Tensor, Tensor>, IFoldab
         return nn.Sequential(modules);
     }
 
-    /// <summary>conv1 (1x1) and bn1 (read by the ONNX writer).</summary>
-    internal (Conv2d Convolution, BatchNorm2d Norm) First => (_conv1, _bn1);
+    /// <summary>resnetv2's name: <c>shortcut</c>.</summary>
+    public static string ProjectionName => "shortcut";
 
-    /// <summary>conv2 (3x3, strided) and bn2.</summary>
-    internal (Conv2d Convolution, BatchNorm2d Norm) Second => (_conv2, _bn2);
+    /// <summary>conv1 (1x1) + bn1, conv2 (3x3, strided) + bn2, conv3 (1x1, expanding) + bn3.</summary>
+    public IReadOnlyList<(Conv2d Convolution, BatchNorm2d Norm)> Body => [(_conv1, _bn1), (_conv2, _bn2), (_conv3, _bn3)];
 
-    /// <summary>conv3 (1x1, expanding) and bn3.</summary>
-    internal (Conv2d Convolution, BatchNorm2d Norm) Third => (_conv3, _bn3);
-
-    /// <summary>The 1x1 projection and its batch norm, or null for the identity shortcut.</summary>
-    internal (Conv2d Convolution, BatchNorm2d Norm)? Projection
+    /// <inheritdoc/>
+    public (Conv2d Convolution, BatchNorm2d Norm)? Projection
         => _shortcut is null ? null : ((Conv2d)_shortcut[0], (BatchNorm2d)_shortcut[1]);
 
     /// <inheritdoc/>
-    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [(_conv1, _bn1), (_conv2, _bn2), (_conv3, _bn3)];
+    public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => Body;
 
     /// <inheritdoc/>
     public override Tensor forward(Tensor input)

@@ -15,9 +15,8 @@ internal static class EngineRuns
 {
     /// <summary>
     /// Trains <paramref name="student"/> (created by the caller after seeding) with HSAKD (T = 3) from <paramref name="teacher"/>:
-    /// seed 3, SGD 0.05 with Nesterov momentum 0.9, weight decay 5e-4, crop padding 4 and flips;
-    /// <paramref name="foldTeacher"/> and
-    /// <paramref name="channelsLast"/> are the fast-path switches under test.
+    /// seed 3, SGD 0.05 with Nesterov momentum 0.9, weight decay 5e-4, crop padding 4 and flips; <paramref name="foldTeacher"/>
+    /// and <paramref name="channelsLast"/> are the fast-path switches under test.
     /// </summary>
     public static IReadOnlyList<TrainingMetrics> Hsakd(ClassifierNetwork student, ClassifierNetwork teacher, ImageTensorDataset data,
         int epochs, int batchSize, bool foldTeacher = false, bool channelsLast = false)

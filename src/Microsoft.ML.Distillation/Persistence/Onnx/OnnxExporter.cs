@@ -116,8 +116,8 @@ internal static class OnnxExporter
 
         return branched.TappedBackbone switch
         {
-            ResNetBackbone<ResNetBasicBlock> resnet => ResNetOnnxEmitter.Emit(graph, resnet, ResNetOnnxEmitter.EmitBasicBlock, input, outputName),
-            ResNetBackbone<ResNetBottleneckBlock> bottleneck => ResNetOnnxEmitter.Emit(graph, bottleneck, ResNetOnnxEmitter.EmitBottleneckBlock, input, outputName),
+            ResNetBackbone<ResNetBasicBlock> resnet => ResNetOnnxEmitter.Emit(graph, resnet, input, outputName),
+            ResNetBackbone<ResNetBottleneckBlock> bottleneck => ResNetOnnxEmitter.Emit(graph, bottleneck, input, outputName),
             WideResNetBackbone wrn => WideResNetOnnxEmitter.Emit(graph, wrn, input, outputName),
             VggBackbone vgg => VggOnnxEmitter.Emit(graph, vgg, input, outputName),
             MobileNetV2Backbone mobile => MobileNetV2OnnxEmitter.Emit(graph, mobile, input, outputName),

@@ -21,11 +21,10 @@ internal static class ResNetOnnxEmitter
     /// <summary>Emits the backbone reading <paramref name="input"/> ([N, C, H, W], normalised); returns the logits' name.</summary>
     /// <param name="graph">The graph under construction.</param>
     /// <param name="backbone">The backbone.</param>
-    /// <param name="emitBlock">Emits one block: (graph, block, input, node-name prefix) -> output name.</param>
     /// <param name="input">The input's name.</param>
     /// <param name="logitsName">The logits' name, or null for a generated one.</param>
     public static string Emit<TBlock>(
-        OnnxGraphBuilder graph, ResNetBackbone<TBlock> backbone, Func<OnnxGraphBuilder, TBlock, string, string, string> emitBlock, string input, string? logitsName)
+        OnnxGraphBuilder graph, ResNetBackbone<TBlock> backbone, string input, string? logitsName)
         where TBlock : nn.Module<Tensor, Tensor>, IResNetBlock<TBlock>
     {
         string x = OnnxLayers.Convolution(graph, input, backbone.StemConvolution, backbone.StemNorm, "conv1");
@@ -40,7 +39,7 @@ internal static class ResNetOnnxEmitter
         {
             for (int b = 0; b < stages[s].Count; b++)
             {
-                x = emitBlock(graph, stages[s][b], x, $"layer{s + 1}.{b}");
+                x = EmitBlock(graph, stages[s][b], x, $"layer{s + 1}.{b}");
             }
         }
 
@@ -48,33 +47,29 @@ internal static class ResNetOnnxEmitter
         return OnnxLayers.Linear(graph, embedding, backbone.Head, backbone.HeadName, logitsName);
     }
 
-    /// <summary><c>ReLU(BN2(conv2(ReLU(BN1(conv1(x))))) + shortcut(x))</c>, shortcut = BN(1x1 conv) or identity.</summary>
-    public static string EmitBasicBlock(OnnxGraphBuilder graph, ResNetBasicBlock block, string input, string name)
-    {
-        string y = OnnxLayers.Convolution(graph, input, block.First.Convolution, block.First.Norm, name + ".conv1");
-        y = OnnxLayers.Relu(graph, y, name + ".relu1");
-        y = OnnxLayers.Convolution(graph, y, block.Second.Convolution, block.Second.Norm, name + ".conv2");
-        string shortcut = block.Projection is { } projection
-            ? OnnxLayers.Convolution(graph, input, projection.Convolution, projection.Norm, name + ".downsample.0")
-            : input;
-        string sum = OnnxLayers.Add(graph, y, shortcut, name + ".add");
-        return OnnxLayers.Relu(graph, sum, name + ".relu2");
-    }
-
     /// <summary>
-    /// <c>ReLU(BN3(conv3(ReLU(BN2(conv2(ReLU(BN1(conv1(x)))))))) + shortcut(x))</c>, shortcut = BN(1x1 conv) or identity.
+    /// One block: <c>ReLU(branch(x) + shortcut(x))</c>, the branch its <see cref="IResNetBlock{TSelf}.Body"/> pairs with a ReLU
+    /// between consecutive ones, the shortcut BN(1x1 conv) or identity.
     /// </summary>
-    public static string EmitBottleneckBlock(OnnxGraphBuilder graph, ResNetBottleneckBlock block, string input, string name)
+    private static string EmitBlock<TBlock>(OnnxGraphBuilder graph, TBlock block, string input, string name)
+        where TBlock : IResNetBlock<TBlock>
     {
-        string y = OnnxLayers.Convolution(graph, input, block.First.Convolution, block.First.Norm, name + ".conv1");
-        y = OnnxLayers.Relu(graph, y, name + ".relu1");
-        y = OnnxLayers.Convolution(graph, y, block.Second.Convolution, block.Second.Norm, name + ".conv2");
-        y = OnnxLayers.Relu(graph, y, name + ".relu2");
-        y = OnnxLayers.Convolution(graph, y, block.Third.Convolution, block.Third.Norm, name + ".conv3");
+        var body = block.Body;
+        string y = input;
+        for (int i = 0; i < body.Count; i++)
+        {
+            if (i > 0)
+            {
+                y = OnnxLayers.Relu(graph, y, $"{name}.relu{i}");
+            }
+
+            y = OnnxLayers.Convolution(graph, y, body[i].Convolution, body[i].Norm, $"{name}.conv{i + 1}");
+        }
+
         string shortcut = block.Projection is { } projection
-            ? OnnxLayers.Convolution(graph, input, projection.Convolution, projection.Norm, name + ".shortcut.0")
+            ? OnnxLayers.Convolution(graph, input, projection.Convolution, projection.Norm, $"{name}.{TBlock.ProjectionName}.0")
             : input;
         string sum = OnnxLayers.Add(graph, y, shortcut, name + ".add");
-        return OnnxLayers.Relu(graph, sum, name + ".relu3");
+        return OnnxLayers.Relu(graph, sum, $"{name}.relu{body.Count}");
     }
 }
