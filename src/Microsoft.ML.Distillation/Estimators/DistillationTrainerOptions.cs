@@ -60,8 +60,9 @@ public abstract class DistillationTrainerOptions
     public double LearningRate = Defaults.LearningRate;
 
     /// <summary>
-    /// 0-based epochs at which the learning rate is multiplied by <see cref="LearningRateDecay"/>. Default null: 62.5%, 75% and
-    /// 87.5% of <see cref="Epochs"/> (150, 180, 210 of 240, as in the paper).
+    /// 0-based epochs (at least 1) at which the learning rate is multiplied by <see cref="LearningRateDecay"/>. Default null: 62.5%,
+    /// 75% and 87.5% of <see cref="Epochs"/> (150, 180, 210 of 240, as in the paper), rounded down; for short runs a milestone that
+    /// rounds to 0 is dropped and milestones that round to the same epoch decay once (a 1-epoch run keeps its initial rate).
     /// </summary>
     public int[]? LearningRateMilestones;
 

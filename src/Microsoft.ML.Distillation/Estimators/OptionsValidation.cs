@@ -21,8 +21,12 @@ internal static class OptionsValidation
             throw new ArgumentOutOfRangeException(nameof(o.LearningRate), o.LearningRate, "LearningRate must be a positive, finite number (the paper uses 0.05).");
         if (!(o.LearningRateDecay > 0 && o.LearningRateDecay <= 1))
             throw new ArgumentOutOfRangeException(nameof(o.LearningRateDecay), o.LearningRateDecay, "LearningRateDecay must be in (0, 1] (the paper uses 0.1).");
-        if (o.LearningRateMilestones is { } milestones && milestones.Any(m => m < 0))
-            throw new ArgumentOutOfRangeException(nameof(o.LearningRateMilestones), string.Join(",", milestones), "LearningRateMilestones must be 0-based epoch numbers (>= 0).");
+        if (o.LearningRateMilestones is { } milestones && milestones.Any(m => m < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(o.LearningRateMilestones), string.Join(",", milestones),
+                "LearningRateMilestones must be 0-based epoch numbers of at least 1: a milestone at epoch 0 would decay the rate before the first "
+                + "epoch (set a lower LearningRate instead). Milestones at or past Epochs have no effect.");
+        }
         if (!(o.Momentum >= 0 && o.Momentum < 1))
             throw new ArgumentOutOfRangeException(nameof(o.Momentum), o.Momentum, "Momentum must be in [0, 1).");
         if (!(o.WeightDecay >= 0) || double.IsInfinity(o.WeightDecay))

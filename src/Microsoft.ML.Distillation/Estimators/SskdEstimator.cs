@@ -40,6 +40,9 @@ public sealed class SskdEstimator : DistillingEstimatorBase<SskdOptions>
     /// <summary>Seed stream of the teacher-head stage in <see cref="SeedDerivation"/>.</summary>
     internal const int TeacherHeadStream = 7;
 
+    /// <summary>The reference's stage-2 schedule (30 and 45 of 60 epochs), as fractions of <see cref="SskdOptions.TeacherHeadEpochs"/>.</summary>
+    internal static readonly double[] TeacherHeadFractions = [0.5, 0.75];
+
     internal SskdEstimator(IHostEnvironment env, ITransformer teacher, SskdOptions options)
         : base(env, options, "SSKD", teacher)
     {
@@ -128,7 +131,7 @@ public sealed class SskdEstimator : DistillingEstimatorBase<SskdOptions>
                 Phase = "SSKD teacher head",
                 Epochs = epochs,
                 BatchSize = settings.BatchSize,
-                Schedule = new LearningRateSchedule(Options.TeacherHeadLearningRate, [epochs / 2, epochs * 3 / 4], 0.1),
+                Schedule = new LearningRateSchedule(Options.TeacherHeadLearningRate, LearningRateSchedule.ScaledMilestones(epochs, TeacherHeadFractions), 0.1),
                 Momentum = settings.Momentum,
                 Nesterov = settings.Nesterov,
                 WeightDecay = settings.WeightDecay,

@@ -54,7 +54,9 @@ public sealed class SskdOptions : StudentOptions
     /// </summary>
     public double SimilaritySelectionRatio = 0.75;
 
-    /// <summary>Epochs of the teacher's projection-head training (stage 2). Default 60; the rate drops x0.1 at 50 % and 75 % of them.</summary>
+    /// <summary>Epochs of the teacher's projection-head training (stage 2). Default 60; the rate drops x0.1 at 50 % and 75 % of them (rounded
+    /// down; as for <see cref="DistillationTrainerOptions.LearningRateMilestones"/>, a drop that rounds to epoch 0 is left out, so a
+    /// 1-epoch stage trains at <see cref="TeacherHeadLearningRate"/>).</summary>
     public int TeacherHeadEpochs = 60;
 
     /// <summary>Initial learning rate of the teacher's projection-head training. Default 0.05.</summary>

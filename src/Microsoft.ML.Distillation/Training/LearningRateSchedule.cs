@@ -8,6 +8,9 @@ namespace Microsoft.ML.Distillation.Training;
 /// </summary>
 internal sealed class LearningRateSchedule
 {
+    /// <summary>The paper's milestones, 150, 180 and 210 of 240 epochs, as fractions of the run.</summary>
+    public static readonly double[] PaperFractions = [0.625, 0.75, 0.875];
+
     public LearningRateSchedule(double initial, IReadOnlyList<int> milestones, double decay)
     {
         Initial = initial;
@@ -25,9 +28,17 @@ internal sealed class LearningRateSchedule
     public double At(int epoch) => Initial * Math.Pow(Decay, Milestones.Count(m => m <= epoch));
 
     /// <summary>
-    /// The paper's milestones (150, 180, 210 of 240 epochs) scaled to <paramref name="epochs"/>: 62.5%, 75% and 87.5% of the way,
-    /// rounded down, duplicates and zeros dropped.
+    /// A schedule given as fractions of the run (a reference schedule written for another number of epochs), scaled to
+    /// <paramref name="epochs"/>: milestone = ⌊epochs · fraction⌋, rounded down.
     /// </summary>
-    public static int[] ScaledDefaultMilestones(int epochs)
-        => new[] { 0.625, 0.75, 0.875 }.Select(f => (int)Math.Floor(epochs * f)).Where(m => m > 0).Distinct().ToArray();
+    /// <remarks>
+    /// The rule for short runs, used by every stage that scales a schedule: a milestone that rounds to epoch 0 is dropped (it would
+    /// decay the rate before the first epoch, so the stage would never train at its own rate), as is one at or past the last epoch,
+    /// and milestones that round to the same epoch decay once, not once each. A 1-epoch stage therefore trains at its initial rate.
+    /// </remarks>
+    public static int[] ScaledMilestones(int epochs, IEnumerable<double> fractions)
+        => fractions.Select(f => (int)Math.Floor(epochs * f)).Where(m => m > 0 && m < epochs).Distinct().Order().ToArray();
+
+    /// <summary>The paper's milestones (150, 180, 210 of 240 epochs) scaled to <paramref name="epochs"/> by <see cref="ScaledMilestones"/>.</summary>
+    public static int[] ScaledDefaultMilestones(int epochs) => ScaledMilestones(epochs, PaperFractions);
 }

@@ -3,10 +3,12 @@
 using Microsoft.ML.Distillation.Data;
 using static Microsoft.ML.Distillation.Tests.Data.DataTestHelpers;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 
 namespace Microsoft.ML.Distillation.Tests.Data;
 
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class ChannelNormalizationTests
 {

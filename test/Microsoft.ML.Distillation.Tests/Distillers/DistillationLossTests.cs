@@ -4,10 +4,12 @@ using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 
 namespace Microsoft.ML.Distillation.Tests.Distillers;
 
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 public sealed class DistillationLossTests
 {
     // B = 2 samples x 4 rotations = 8 rows, K = 3 classes, one auxiliary pair of 12 outputs.

@@ -4,10 +4,12 @@ using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 
 namespace Microsoft.ML.Distillation.Tests.Distillers;
 
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class SelfSupervisedTeacherLossTests
 {

@@ -5,11 +5,13 @@ using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.SelfSupervision;
 using TorchSharp;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 
 namespace Microsoft.ML.Distillation.Tests.Distillers;
 
 /// <summary>SSKD's pieces against values written out by hand with doubles: the selection, the similarity matrix, every loss term.</summary>
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 public sealed class SskdLossTests
 {
     // B = 2 images (labels 1 and 2) x 4 rotations = 8 rows, K = 3 classes, D = 2 features.

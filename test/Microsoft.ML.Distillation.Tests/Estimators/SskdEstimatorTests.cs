@@ -6,6 +6,7 @@ using Microsoft.ML.Distillation.Tests.TestUtilities;
 namespace Microsoft.ML.Distillation.Tests.Estimators;
 
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class SskdEstimatorTests
 {
@@ -26,15 +27,21 @@ public sealed class SskdEstimatorTests
         var ml = SharedTeacher.Ml;
         var epochs = new List<TrainingMetrics>();
         var options = Small();
+        // Three epochs, not one: after one epoch of 19 steps at the full rate (no decay yet) the eval-mode accuracy of any method here
+        // is a lottery (SSKD 13-41 %, HSAKD 20-50 %, seeds 9-11, AVX-512 and AVX2 kernels), and an Intel Xeon drew 12.7 %. With the
+        // rate decayed at epochs 1 and 2, SSKD reached 38-43 % (teacher 46 %) for seeds 9-11 with both kernel sets (2026-12-04).
+        options.Epochs = 3;
         options.MetricsCallback = epochs.Add;
 
         var student = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Distillation.Sskd(SharedTeacher.Pipeline, options))
             .Fit(RealImages.Train(ml, 600));
         var metrics = ml.MulticlassClassification.Evaluate(student.Transform(RealImages.Test(ml, 300)));
+        Console.WriteLine($"accuracy {metrics.MicroAccuracy:P1}");
 
-        Assert.IsGreaterThan(0.2, metrics.MicroAccuracy, $"10 classes: chance is 0.10, got {metrics.MicroAccuracy:P1}");
-        var sskd = epochs.Single(m => m.Phase == "SSKD");
+        Assert.IsGreaterThan(0.25, metrics.MicroAccuracy, $"10 classes: chance is 0.10, got {metrics.MicroAccuracy:P1}");
+        Assert.HasCount(3, epochs.Where(m => m.Phase == "SSKD"));
+        var sskd = epochs.Last(m => m.Phase == "SSKD");
         CollectionAssert.AreEqual(new[] { "ce", "kd", "kd_rotated", "similarity" }, sskd.LossTerms.Keys.ToArray());
         Assert.IsTrue(sskd.LossTerms.Values.All(v => v > 0 && double.IsFinite(v)), string.Join(", ", sskd.LossTerms));
     }

@@ -8,6 +8,7 @@ using Microsoft.ML.Distillation.Tests.TestUtilities;
 namespace Microsoft.ML.Distillation.Tests.Estimators;
 
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class StudentEstimatorTests
 {
@@ -28,18 +29,22 @@ public sealed class StudentEstimatorTests
         var ml = SharedTeacher.Ml;
         var epochs = new List<TrainingMetrics>();
         var options = Small(new HsakdOptions());
+        // Three epochs: one epoch (19 steps at the full rate) gave 20-50 % for seeds 9-11; three gave 44-52 % with AVX-512 and AVX2
+        // kernels (2026-12-04). See SskdEstimatorTests.Sskd_OnRealImages_TrainsThroughAPipeline_AndBeatsChance.
+        options.Epochs = 3;
         options.MetricsCallback = epochs.Add;
 
         var student = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Distillation.Hsakd(SharedTeacher.Pipeline, options))
             .Fit(RealImages.Train(ml, 600));
         var metrics = ml.MulticlassClassification.Evaluate(student.Transform(RealImages.Test(ml, 300)));
+        Console.WriteLine($"accuracy {metrics.MicroAccuracy:P1}");
 
-        Assert.IsGreaterThan(0.2, metrics.MicroAccuracy, $"10 classes: chance is 0.10, got {metrics.MicroAccuracy:P1}");
-        Assert.HasCount(1, epochs);
-        Assert.AreEqual("HSAKD", epochs[0].Phase);
+        Assert.IsGreaterThan(0.25, metrics.MicroAccuracy, $"10 classes: chance is 0.10, got {metrics.MicroAccuracy:P1}");
+        Assert.HasCount(3, epochs);
+        Assert.IsTrue(epochs.All(m => m.Phase == "HSAKD"));
         CollectionAssert.AreEqual(new[] { "ce", "aux_kl", "kl" }, epochs[0].LossTerms.Keys.ToArray());
-        Assert.IsTrue(epochs[0].LossTerms.Values.All(v => v > 0 && double.IsFinite(v)));
+        Assert.IsTrue(epochs.All(m => m.LossTerms.Values.All(v => v > 0 && double.IsFinite(v))));
     }
 
     [TestMethod]
@@ -120,15 +125,23 @@ public sealed class StudentEstimatorTests
         var train = Keyed(RealImages.Train(ml, 300));
         var test = Keyed(RealImages.Test(ml, 200));
         var kdEpochs = new List<TrainingMetrics>();
+        // Three short epochs (10 steps each) rather than one: one epoch at the full rate leaves the accuracy to chance (see
+        // Hsakd_OnRealImages_TrainsThroughAPipeline_AndBeatsChance).
         var kdOptions = Small(new KdOptions());
+        kdOptions.Epochs = 3;
         kdOptions.MetricsCallback = kdEpochs.Add;
+        var baselineOptions = Small(new StudentOptions());
+        baselineOptions.Epochs = 3;
 
         using var kd = ml.Distillation.Kd(SharedTeacher.Teacher, kdOptions).Fit(train);
-        using var baseline = ml.Distillation.Baseline(Small(new StudentOptions())).Fit(train);
+        using var baseline = ml.Distillation.Baseline(baselineOptions).Fit(train);
 
         CollectionAssert.AreEqual(new[] { "ce", "kd" }, kdEpochs[0].LossTerms.Keys.ToArray());
-        Assert.IsGreaterThan(0.15, ml.MulticlassClassification.Evaluate(kd.Transform(test)).MicroAccuracy);
-        Assert.IsGreaterThan(0.15, ml.MulticlassClassification.Evaluate(baseline.Transform(test)).MicroAccuracy);
+        double kdAccuracy = ml.MulticlassClassification.Evaluate(kd.Transform(test)).MicroAccuracy;
+        double baselineAccuracy = ml.MulticlassClassification.Evaluate(baseline.Transform(test)).MicroAccuracy;
+        Console.WriteLine($"KD {kdAccuracy:P1}, baseline {baselineAccuracy:P1}");
+        Assert.IsGreaterThan(0.2, kdAccuracy, $"KD: chance is 0.10, got {kdAccuracy:P1}");
+        Assert.IsGreaterThan(0.2, baselineAccuracy, $"baseline: chance is 0.10, got {baselineAccuracy:P1}");
     }
 
     [TestMethod]

@@ -7,6 +7,7 @@ using Microsoft.ML.Distillation.Tests.TestUtilities;
 namespace Microsoft.ML.Distillation.Tests.Native;
 
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class NativeHeapTests
 {

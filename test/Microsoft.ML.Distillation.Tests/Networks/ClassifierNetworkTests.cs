@@ -3,10 +3,12 @@
 using Microsoft.ML.Distillation.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 
 namespace Microsoft.ML.Distillation.Tests.Networks;
 
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class ClassifierNetworkTests
 {

@@ -3,6 +3,7 @@
 using Microsoft.ML.Distillation.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 
 namespace Microsoft.ML.Distillation.Tests.Networks;
 
@@ -11,6 +12,7 @@ namespace Microsoft.ML.Distillation.Tests.Networks;
 /// ResNet-50 (3x3 stride-1 stem, no pooling): tap shapes, auxiliary outputs, reference parameter counts and state-dict names.
 /// </summary>
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class LargeResNetTests
 {

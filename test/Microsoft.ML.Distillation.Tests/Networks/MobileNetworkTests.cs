@@ -4,6 +4,7 @@ using Microsoft.ML.Distillation.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 
 namespace Microsoft.ML.Distillation.Tests.Networks;
 
@@ -13,6 +14,7 @@ namespace Microsoft.ML.Distillation.Tests.Networks;
 /// get wrong, initialisation and state-dict names.
 /// </summary>
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class MobileNetworkTests
 {

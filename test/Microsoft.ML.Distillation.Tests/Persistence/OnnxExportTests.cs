@@ -8,6 +8,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 
 namespace Microsoft.ML.Distillation.Tests.Persistence;
 
@@ -16,6 +17,7 @@ namespace Microsoft.ML.Distillation.Tests.Persistence;
 /// parameters (so that folding is exercised), same random inputs through TorchSharp and ONNX Runtime.
 /// </summary>
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class OnnxExportTests
 {

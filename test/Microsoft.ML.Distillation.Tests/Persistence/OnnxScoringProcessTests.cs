@@ -14,6 +14,7 @@ namespace Microsoft.ML.Distillation.Tests.Persistence;
 /// the same Score and PredictedLabel as this process.
 /// </summary>
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class OnnxScoringProcessTests
 {

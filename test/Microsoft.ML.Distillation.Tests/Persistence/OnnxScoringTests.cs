@@ -22,6 +22,7 @@ namespace Microsoft.ML.Distillation.Tests.Persistence;
 /// <see cref="DistillationCatalog.ConvertToOnnxScoring"/> for pipelines saved with <c>mlContext.Model.Save</c>.
 /// </summary>
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class OnnxScoringTests
 {

@@ -6,6 +6,7 @@ using Microsoft.ML.Distillation.Tests.TestUtilities;
 namespace Microsoft.ML.Distillation.Tests.Samples;
 
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class ImageFolderExampleTests
 {

@@ -11,6 +11,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Distillation.Tests.Training;
 
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class FrozenTeacherTests
 {

@@ -26,4 +26,36 @@ public sealed class LearningRateScheduleTests
         CollectionAssert.AreEqual(new[] { 6, 7, 8 }, LearningRateSchedule.ScaledDefaultMilestones(10));
         CollectionAssert.AreEqual(Array.Empty<int>(), LearningRateSchedule.ScaledDefaultMilestones(1));
     }
+
+    [TestMethod]
+    public void ScaledMilestones_DropMilestonesAtZero_AndDecayOncePerEpoch()
+    {
+        double[] head = [0.5, 0.75];   // SSKD's stage 2: 30 and 45 of 60 epochs
+
+        CollectionAssert.AreEqual(new[] { 30, 45 }, LearningRateSchedule.ScaledMilestones(60, head));
+        CollectionAssert.AreEqual(Array.Empty<int>(), LearningRateSchedule.ScaledMilestones(1, head), "both round to 0: a 1-epoch stage keeps its rate");
+        CollectionAssert.AreEqual(new[] { 1 }, LearningRateSchedule.ScaledMilestones(2, head), "both round to 1: one decay, not two");
+        CollectionAssert.AreEqual(new[] { 1, 2 }, LearningRateSchedule.ScaledMilestones(3, head));
+        CollectionAssert.AreEqual(new[] { 1, 2 }, LearningRateSchedule.ScaledDefaultMilestones(3));
+        CollectionAssert.AreEqual(new[] { 1 }, LearningRateSchedule.ScaledDefaultMilestones(2));
+    }
+
+    [TestMethod]
+    public void OneEpochSskdTeacherHeadStage_TrainsAtItsOwnLearningRate()
+    {
+        var ml = TestUtilities.SharedTeacher.Ml;
+        var phases = new List<TrainingMetrics>();
+        var options = new SskdOptions
+        {
+            Architecture = "resnet8", Epochs = 1, BatchSize = 32, Seed = 31, TeacherHeadEpochs = 1, TeacherHeadLearningRate = 0.04,
+            MetricsCallback = phases.Add,
+        };
+
+        ml.Distillation.Sskd(TestUtilities.SharedTeacher.Teacher, options)
+            .Fit(TestUtilities.SharedTeacher.Pipeline.First().Transform(TestUtilities.RealImages.Train(ml, 64)));
+
+        var head = phases.Single(m => m.Phase == "SSKD teacher head");
+        Assert.AreEqual(0.04, head.LearningRate, 1e-12, "a 1-epoch stage whose milestones round to 0 trains at its initial rate");
+        Assert.AreEqual(0.05, phases.Single(m => m.Phase == "SSKD").LearningRate, 1e-12);
+    }
 }

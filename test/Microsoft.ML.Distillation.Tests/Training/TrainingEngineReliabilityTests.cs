@@ -5,6 +5,7 @@ using Microsoft.ML.Distillation.Tests.TestUtilities;
 namespace Microsoft.ML.Distillation.Tests.Training;
 
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class TrainingEngineReliabilityTests
 {
