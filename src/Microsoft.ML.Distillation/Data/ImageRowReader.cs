@@ -15,7 +15,13 @@ namespace Microsoft.ML.Distillation.Data;
 /// does). The reader hands the getter its previous image, as ML.NET getters expect, and never disposes an image itself.</para>
 /// <para>Row problems are <see cref="InvalidOperationException"/>s naming the column and the 0-based row
 /// (<see cref="DataViewRow.Position"/>): no image, an unreadable image, an unsupported pixel format, or an image whose size differs
-/// from the expected one (<see cref="ImageColumnInfo.Shape"/>, or the first row read when the column's size is not fixed).</para>
+/// from the expected one (<see cref="ImageColumnInfo.Shape"/>, or the first row read when the column's size is not fixed).
+/// Those of the row's image alone (no image, unreadable, incomplete or corrupt file data) are <see cref="UnreadableImageException"/>s.</para>
+/// <para>With file checking on, an <c>MLImage</c> whose <see cref="MLImage.Tag"/> names an existing file is checked against that file
+/// (<see cref="ImageFileIntegrity"/>). <c>LoadImages</c> puts the path it read (its image folder combined with the row's path) in
+/// <see cref="MLImage.Tag"/>, a public property, and <c>ResizeImages</c> and <c>ConvertToGrayscale</c> carry it over (ML.NET 5.0.1),
+/// so the file checked is the file that was decoded, whatever the image folder and the path column were. Images without such a tag
+/// (built in memory, or passed through a transform that drops it) are not checked.</para>
 /// <para>Not thread-safe: one reader per cursor.</para>
 /// </remarks>
 internal sealed class ImageRowReader
@@ -25,6 +31,7 @@ internal sealed class ImageRowReader
     private readonly ValueGetter<MLImage>? _imageGetter;
     private readonly ValueGetter<VBuffer<byte>>? _byteGetter;
     private readonly ValueGetter<VBuffer<float>>? _singleGetter;
+    private readonly bool _checkFiles;
     private string _shapeSource;
     private MLImage? _image;
     private VBuffer<byte> _bytes;
@@ -37,13 +44,17 @@ internal sealed class ImageRowReader
     /// The column as validated against <paramref name="row"/>'s schema by <see cref="ImageSchemaValidator.ValidateImageColumn"/>.
     /// When its shape is unknown, the first row read sets it.
     /// </param>
+    /// <param name="checkFiles">
+    /// Check the file each <c>MLImage</c> was loaded from for incomplete or corrupt data (a second decode; see the remarks).
+    /// </param>
     /// <exception cref="ArgumentException">The column is not in the row's schema, not active, or not of the validated type.</exception>
-    public ImageRowReader(DataViewRow row, ImageColumnInfo column)
+    public ImageRowReader(DataViewRow row, ImageColumnInfo column, bool checkFiles = false)
     {
         ArgumentNullException.ThrowIfNull(row);
         ArgumentNullException.ThrowIfNull(column);
         _row = row;
         _column = column;
+        _checkFiles = checkFiles && column.Kind == ImageColumnKind.Image;
         Shape = column.Shape;
         _shapeSource = column.ShapeSource ?? "the expected size";
 
@@ -166,7 +177,7 @@ internal sealed class ImageRowReader
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw new InvalidOperationException($"Image column '{_column.Name}', row {position}: the image could not be read: {e.Message}", e);
+            throw new UnreadableImageException($"Image column '{_column.Name}', row {position}: the image could not be read: {e.Message}", e);
         }
 
         ImageShape actual = _column.Kind switch
@@ -196,7 +207,7 @@ internal sealed class ImageRowReader
     {
         if (image is null)
         {
-            throw new InvalidOperationException(
+            throw new UnreadableImageException(
                 $"Image column '{_column.Name}', row {position}: there is no image (null). Check that the file exists and is a readable image.");
         }
 
@@ -209,7 +220,14 @@ internal sealed class ImageRowReader
 
         if (image.Height <= 0 || image.Width <= 0)
         {
-            throw new InvalidOperationException($"Image column '{_column.Name}', row {position}: the image is empty ({image.Height}x{image.Width}).");
+            throw new UnreadableImageException($"Image column '{_column.Name}', row {position}: the image is empty ({image.Height}x{image.Width}).");
+        }
+
+        if (_checkFiles && image.Tag is { Length: > 0 } path && File.Exists(path) && ImageFileIntegrity.FindDamage(path) is { } damage)
+        {
+            throw new UnreadableImageException(
+                $"Image column '{_column.Name}', row {position}: the file '{path}' {damage}; it was decoded only in part, so the image "
+                + "would train with missing or wrong pixels.");
         }
 
         return new ImageShape(3, image.Height, image.Width);

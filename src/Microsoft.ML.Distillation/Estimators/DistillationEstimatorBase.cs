@@ -70,9 +70,9 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
         using var channel = Host.Start(Phase);
         var loss = CreateLoss();
         var cancellation = Options.CancellationToken;
-        using var train = ImageDatasetReader.Read(input, image, label, cancellationToken: cancellation);
+        using var train = ReadData(input, image, label, "training", channel);
         CheckDataset(train, loss);
-        using var validation = Options.ValidationSet is null ? null : ReadValidation(Options.ValidationSet, train);
+        using var validation = Options.ValidationSet is null ? null : ReadValidation(Options.ValidationSet, train, channel);
 
         var store = Options.CheckpointDirectory is null ? null : new CheckpointStore(Options.CheckpointDirectory, Phase, Options.CheckpointsToKeep);
         var resume = Options.Resume ? FindCheckpoint(store!, train) : null;
@@ -209,7 +209,32 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
         return new ResumePoint(newest, m);
     }
 
-    private ImageTensorDataset ReadValidation(IDataView validationSet, ImageTensorDataset train)
+    /// <summary>
+    /// Reads <paramref name="data"/> into tensors; with <see cref="DistillationTrainerOptions.SkipUnreadableImages"/>, rows whose image
+    /// cannot be read are left out, each logged as a warning naming its row and file, then their number.
+    /// </summary>
+    private ImageTensorDataset ReadData(IDataView data, ImageColumnInfo image, LabelColumnInfo label, string role, IChannel channel)
+    {
+        if (!Options.SkipUnreadableImages)
+            return ImageDatasetReader.Read(data, image, label, cancellationToken: Options.CancellationToken);
+
+        long skipped = 0;
+        void LeaveOut(long row, string message)
+        {
+            skipped++;
+            channel.Warning(MessageSensitivity.None, $"{Phase}: {role} row {row} left out (SkipUnreadableImages): {message}");
+        }
+
+        var dataset = ImageDatasetReader.Read(data, image, label, cancellationToken: Options.CancellationToken, onUnreadableRow: LeaveOut);
+        if (skipped > 0)
+        {
+            channel.Warning(MessageSensitivity.None,
+                $"{Phase}: {skipped} of {skipped + dataset.Count} {role} rows left out because their image could not be read (SkipUnreadableImages).");
+        }
+        return dataset;
+    }
+
+    private ImageTensorDataset ReadValidation(IDataView validationSet, ImageTensorDataset train, IChannel channel)
     {
         const string option = nameof(DistillationTrainerOptions.ValidationSet);
         var image = ImageSchemaValidator.ValidateImageColumn(validationSet.Schema, Options.ImageColumnName, train.Shape, option, "the training data");
@@ -218,7 +243,7 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
             throw new ArgumentException(
                 $"ValidationSet: label column '{Options.LabelColumnName}' has {label.ClassCount} classes, but the training data has {train.ClassCount}. " +
                 "Map both with the same fitted MapValueToKey.", option);
-        return ImageDatasetReader.Read(validationSet, image, label, cancellationToken: Options.CancellationToken);
+        return ReadData(validationSet, image, label, "validation", channel);
     }
 }
 

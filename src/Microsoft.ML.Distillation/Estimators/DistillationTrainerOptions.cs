@@ -108,6 +108,18 @@ public abstract class DistillationTrainerOptions
     /// <summary>Optional held-out data, scored after every epoch (accuracy in the progress report). Same columns as the training data.</summary>
     public IDataView? ValidationSet;
 
+    /// <summary>
+    /// Leave out the rows whose image cannot be read instead of stopping. Default false: such a row stops <c>Fit</c> before training
+    /// with an <see cref="InvalidOperationException"/> naming the column, the 0-based row and the row's text columns (for
+    /// <c>LoadImages</c>, the file). Unreadable means: the file is missing, empty or not an image; there is no image; or the file
+    /// <c>LoadImages</c> read holds incomplete data (a PNG or JPEG cut short by an interrupted copy or download, which ML.NET decodes
+    /// in part, black below the cut, without a word) or corrupt data. When true, each such row is left out and logged as a warning
+    /// to <c>mlContext.Log</c> with its row and file, followed by the number left out. Applies to <see cref="ValidationSet"/> in the
+    /// same way. The usual errors still apply when no rows, or rows of fewer than 2 classes, remain; images of another size and
+    /// missing labels are never skipped.
+    /// </summary>
+    public bool SkipUnreadableImages;
+
     /// <summary>Called after every epoch with its metrics (also written to <c>mlContext.Log</c>).</summary>
     public Action<TrainingMetrics>? MetricsCallback;
 
