@@ -126,7 +126,9 @@ public abstract class DistillationTrainerOptions
     /// <summary>
     /// Threads libtorch uses on the CPU (process-wide, set when <c>Fit</c> starts). Default null: one per physical core the process
     /// may run on (SMT siblings count once; CPU affinity and container CPU limits are honoured), or libtorch's own default when the
-    /// <c>OMP_NUM_THREADS</c> or <c>MKL_NUM_THREADS</c> environment variable is set.
+    /// <c>OMP_NUM_THREADS</c> or <c>MKL_NUM_THREADS</c> environment variable is set. Idle threads sleep rather than spin
+    /// (<c>OMP_WAIT_POLICY=PASSIVE</c>, set when this library loads on Linux and macOS unless <c>OMP_WAIT_POLICY</c>,
+    /// <c>GOMP_SPINCOUNT</c> or <c>KMP_BLOCKTIME</c> is set), so a training shares the CPU well with other processes.
     /// </summary>
     public int? NumberOfThreads;
 
