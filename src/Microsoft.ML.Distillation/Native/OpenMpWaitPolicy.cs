@@ -14,8 +14,9 @@ namespace Microsoft.ML.Distillation.Native;
 /// <para>Why: libgomp, the OpenMP runtime bundled with libtorch on Linux, lets idle worker threads spin for a while after every
 /// parallel region. On a machine where another process also wants the cores (an ML.NET server, a second training, CI), the spinning
 /// threads take CPU time from it and from each other, and every parallel region waits for a thread the kernel has descheduled.
-/// Measured on a 2-core AMD EPYC (2026-12-04): one teacher epoch of the sample on 1,000 images took 10.8 s alone with either policy;
-/// beside one CPU-bound process it took 26.0 s with libgomp's default and 15.8 s with PASSIVE (13.9 s with one thread).
+/// Measured on a 2-core AMD EPYC (2026-12-04), one teacher epoch of the sample on 2,000 images: alone 15-19 s whatever the policy
+/// (within run-to-run noise); beside one CPU-bound process 32 s with PASSIVE, 49 s with libgomp's default spinning, 39-76 s with
+/// shorter spin counts.
 /// docs/benchmarks.md has the table and eng/shared-cpu-benchmark.sh reproduces it.</para>
 /// <para>What counts as the user's choice: any of <c>OMP_WAIT_POLICY</c>, <c>GOMP_SPINCOUNT</c> (libgomp) or <c>KMP_BLOCKTIME</c>
 /// (Intel OpenMP) set in the environment, even empty. Then nothing is changed. A process that loaded libtorch before using this
