@@ -9,14 +9,18 @@ namespace Microsoft.ML.Distillation.Distillers;
 /// <summary>Everything a loss sees for one step: network outputs over the rotation-expanded batch, and the labels.</summary>
 internal sealed class LossBatch
 {
-    public LossBatch(NetworkOutput student, NetworkOutput? teacher, Tensor labels, Tensor jointLabels, int rotationCount)
+    public LossBatch(NetworkOutput student, NetworkOutput? teacher, Tensor labels, Tensor jointLabels, int rotationCount, TrainingStep? step = null)
     {
         Student = student;
         Teacher = teacher;
         Labels = labels;
         JointLabels = jointLabels;
         RotationCount = rotationCount;
+        Step = step ?? TrainingStep.Single;
     }
+
+    /// <summary>Where in the training this step is: epoch, step, the batch's dataset rows, a seed for the loss's own randomness.</summary>
+    public TrainingStep Step { get; }
 
     /// <summary>The network being trained, over 4B rows (row 4i+j = sample i rotated j quarter-turns).</summary>
     public NetworkOutput Student { get; }
@@ -35,6 +39,24 @@ internal sealed class LossBatch
 
     /// <summary>M: rows per original sample.</summary>
     public int RotationCount { get; }
+}
+
+/// <summary>
+/// Where a training step stands, for losses that depend on it (warm-ups and curricula need the epoch, memory banks the dataset rows,
+/// sampling a generator). Every value is a function of the seed, the data and the position, so a resumed run sees the same ones.
+/// </summary>
+/// <param name="Epoch">0-based epoch.</param>
+/// <param name="EpochCount">Epochs of the stage.</param>
+/// <param name="Index">0-based step within the epoch.</param>
+/// <param name="RowIndices">Dataset rows (0-based, in the order the data was read) of the batch's B original images, in batch order.</param>
+/// <param name="Seed">Seed for the loss's own random draws at this step, derived from (training seed, epoch, step); see <see cref="CreateGenerator"/>.</param>
+internal sealed record TrainingStep(int Epoch, int EpochCount, int Index, int[] RowIndices, long Seed)
+{
+    /// <summary>A stand-in for losses computed outside a training run (tests, benchmarks): epoch 0 of 1, step 0, no rows.</summary>
+    public static TrainingStep Single { get; } = new(0, 1, 0, [], 0);
+
+    /// <summary>A torch generator seeded with <see cref="Seed"/>; the caller disposes it.</summary>
+    public Generator CreateGenerator(Device? device = null) => new Generator((ulong)Seed, device ?? CPU);
 }
 
 /// <summary>The loss of one step: the total to back-propagate and its named terms (already weighted), for progress reports.</summary>

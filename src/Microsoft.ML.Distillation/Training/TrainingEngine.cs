@@ -198,7 +198,9 @@ internal sealed class TrainingEngine
                     var studentOut = student.forward(inputs);
                     long lossStart = Stopwatch.GetTimestamp();
 
-                    var result = loss.Compute(new LossBatch(studentOut, teacherOut, labels, targets, rotationCount));
+                    var where = new TrainingStep(epoch, settings.Epochs, batchIndex, sampler.BatchRows(order, batchIndex).ToArray(),
+                        SeedDerivation.Derive(settings.Seed, LossStream, (long)epoch * sampler.BatchCount + batchIndex));
+                    var result = loss.Compute(new LossBatch(studentOut, teacherOut, labels, targets, rotationCount, where));
                     StepMemory.ReleaseAfterLoss(studentOut, teacherOut);
                     if (checkEachStep)
                         CheckFinite(result, settings.Phase, epoch, batchIndex, lr);
@@ -275,6 +277,12 @@ internal sealed class TrainingEngine
 
     /// <summary>Stream number of the augmentation's per-epoch random source in <see cref="SeedDerivation"/>.</summary>
     internal const int AugmentationStream = 2;
+
+    /// <summary>
+    /// Stream number of the per-step seed a loss gets (<see cref="TrainingStep.Seed"/>) in <see cref="SeedDerivation"/>. Above 2^32,
+    /// so that it never meets the streams <see cref="BatchSampler"/> uses (one per epoch number).
+    /// </summary>
+    internal const long LossStream = (1L << 32) + 11;
 
     private static void CheckFinite(LossResult result, string phase, int epoch, int batchIndex, double lr)
     {
