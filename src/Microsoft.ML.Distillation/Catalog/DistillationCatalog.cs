@@ -147,6 +147,15 @@ public sealed class DistillationCatalog
     public KdEstimator Kd(ITransformer teacher, KdOptions options) => new(Environment, teacher, options);
 
     /// <summary>
+    /// Decoupled knowledge distillation (Zhao et al., CVPR 2022): <c>CE + w(epoch)·(α·TCKD + β·NCKD)</c> at T = 4, α = 1, β = 8, with the
+    /// distillation weight warmed up linearly; see <see cref="DkdOptions"/>.
+    /// </summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="DkdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public DkdEstimator Dkd(ITransformer teacher, DkdOptions options) => new(Environment, teacher, options);
+
+    /// <summary>
     /// The no-teacher baseline: the student trained alone with cross-entropy, through the same engine and schedule as the
     /// distillers, so what distillation buys can be measured.
     /// </summary>
