@@ -1,6 +1,8 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Methods.Ctkd;
 using Microsoft.ML.Distillation.SelfSupervision;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Distillation.Distillers;
@@ -16,8 +18,9 @@ namespace Microsoft.ML.Distillation.Distillers;
 /// </summary>
 internal sealed class HsakdLoss : IDistillationLoss
 {
-    public HsakdLoss(double temperature, double crossEntropyWeight, double auxiliaryWeight, double mainWeight)
+    public HsakdLoss(double temperature, double crossEntropyWeight, double auxiliaryWeight, double mainWeight, CurriculumTemperature? curriculum = null)
     {
+        Curriculum = curriculum;
         Temperature = temperature;
         CrossEntropyWeight = crossEntropyWeight;
         AuxiliaryWeight = auxiliaryWeight;
@@ -28,6 +31,13 @@ internal sealed class HsakdLoss : IDistillationLoss
     public double CrossEntropyWeight { get; }
     public double AuxiliaryWeight { get; }
     public double MainWeight { get; }
+
+    /// <summary>CTKD's learned temperature, used instead of <see cref="Temperature"/> in every KL term when set.</summary>
+    public CurriculumTemperature? Curriculum { get; }
+
+    public nn.Module? TrainableModule => Curriculum;
+
+    public IReadOnlyDictionary<string, double>? EpochDiagnostics() => Curriculum?.Diagnostics();
 
     public IReadOnlyList<string> TermNames { get; } = new[] { "ce", "aux_kl", "kl" };
 
@@ -46,11 +56,13 @@ internal sealed class HsakdLoss : IDistillationLoss
                 $"HSAKD pairs auxiliary branches one-to-one, but the student has {student.AuxLogits.Count} and the teacher {teacher.AuxLogits.Count}.");
 
         var ce = LossFunctions.CrossEntropy(Rotations.Originals(student.Logits), batch.Labels) * CrossEntropyWeight;
+        var learned = Curriculum?.Temperature(batch.Step);
+        Tensor Kl(Tensor s, Tensor t) => learned is null ? LossFunctions.SoftenedKl(s, t, Temperature) : LossFunctions.SoftenedKl(s, t, learned);
         Tensor aux = zeros(1, device: ce.device).squeeze();
         for (int l = 0; l < student.AuxLogits.Count; l++)
-            aux = aux + LossFunctions.SoftenedKl(student.AuxLogits[l], teacher.AuxLogits[l], Temperature);
+            aux = aux + Kl(student.AuxLogits[l], teacher.AuxLogits[l]);
         aux = aux * AuxiliaryWeight;
-        var kl = LossFunctions.SoftenedKl(student.Logits, teacher.Logits, Temperature) * MainWeight;
+        var kl = Kl(student.Logits, teacher.Logits) * MainWeight;
         return new LossResult(ce + aux + kl, new[]
         {
             new KeyValuePair<string, Tensor>("ce", ce),

@@ -1,5 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Methods.Ctkd;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Distillation.Distillers;
@@ -10,8 +12,9 @@ namespace Microsoft.ML.Distillation.Distillers;
 /// </summary>
 internal sealed class KdLoss : IDistillationLoss
 {
-    public KdLoss(double temperature, double crossEntropyWeight, double distillationWeight)
+    public KdLoss(double temperature, double crossEntropyWeight, double distillationWeight, CurriculumTemperature? curriculum = null)
     {
+        Curriculum = curriculum;
         Temperature = temperature;
         CrossEntropyWeight = crossEntropyWeight;
         DistillationWeight = distillationWeight;
@@ -20,6 +23,13 @@ internal sealed class KdLoss : IDistillationLoss
     public double Temperature { get; }
     public double CrossEntropyWeight { get; }
     public double DistillationWeight { get; }
+
+    /// <summary>CTKD's learned temperature, used instead of <see cref="Temperature"/> when set.</summary>
+    public CurriculumTemperature? Curriculum { get; }
+
+    public nn.Module? TrainableModule => Curriculum;
+
+    public IReadOnlyDictionary<string, double>? EpochDiagnostics() => Curriculum?.Diagnostics();
 
     public IReadOnlyList<string> TermNames { get; } = new[] { "ce", "kd" };
 
@@ -33,7 +43,9 @@ internal sealed class KdLoss : IDistillationLoss
     {
         var teacher = batch.Teacher ?? throw new InvalidOperationException("KD needs the teacher's outputs.");
         var ce = LossFunctions.CrossEntropy(batch.Student.Logits, batch.Labels) * CrossEntropyWeight;
-        var kd = LossFunctions.SoftenedKl(batch.Student.Logits, teacher.Logits, Temperature) * DistillationWeight;
+        var kd = (Curriculum is null
+            ? LossFunctions.SoftenedKl(batch.Student.Logits, teacher.Logits, Temperature)
+            : LossFunctions.SoftenedKl(batch.Student.Logits, teacher.Logits, Curriculum.Temperature(batch.Step))) * DistillationWeight;
         return new LossResult(ce + kd, new[]
         {
             new KeyValuePair<string, Tensor>("ce", ce),

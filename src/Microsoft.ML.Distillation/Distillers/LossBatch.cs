@@ -117,4 +117,10 @@ internal interface IDistillationLoss
 
     /// <summary>Computes the loss of one step.</summary>
     LossResult Compute(LossBatch batch);
+
+    /// <summary>
+    /// Values the loss reports at the end of each epoch beside its terms (CTKD's learned temperature), or null. They appear in
+    /// <see cref="TrainingMetrics.Diagnostics"/>; they are not part of the loss.
+    /// </summary>
+    IReadOnlyDictionary<string, double>? EpochDiagnostics() => null;
 }

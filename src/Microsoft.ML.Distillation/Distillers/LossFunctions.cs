@@ -22,6 +22,19 @@ internal static class LossFunctions
     }
 
     /// <summary>
+    /// <see cref="SoftenedKl(Tensor, Tensor, double)"/> with a learned temperature (a [1] tensor that may carry a gradient, as CTKD's):
+    /// the same value, and a gradient that reaches the temperature through both the softening and the T² factor.
+    /// </summary>
+    public static Tensor SoftenedKl(Tensor studentLogits, Tensor teacherLogits, Tensor temperature)
+    {
+        using var scope = NewDisposeScope();
+        var logPs = nn.functional.log_softmax(studentLogits / temperature, 1);
+        var logPt = nn.functional.log_softmax(teacherLogits.detach() / temperature, 1);
+        var kl = (logPt.exp() * (logPt - logPs)).sum() / studentLogits.shape[0];
+        return (kl * temperature.square()).squeeze().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// <see cref="SoftenedKl(Tensor, Tensor, double)"/> over the rows where <paramref name="rowMask"/> is 1 only: the sum of the selected
     /// rows' KL divided by their number (batch-mean over the selection), times T². Zero when no row is selected.
     /// </summary>

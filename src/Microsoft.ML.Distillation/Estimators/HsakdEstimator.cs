@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Methods.Ctkd;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Distillation.Estimators;
@@ -29,6 +30,7 @@ public sealed class HsakdEstimator : DistillingEstimatorBase<HsakdOptions>
         : base(env, options, "HSAKD", teacher)
     {
         LossOptionsValidation.CheckTemperature(options.Temperature);
+        CurriculumTemperature.Validate(options.CurriculumTemperature);
         LossOptionsValidation.CheckWeight(options.CrossEntropyWeight, nameof(options.CrossEntropyWeight));
         LossOptionsValidation.CheckWeight(options.AuxiliaryDistillationWeight, nameof(options.AuxiliaryDistillationWeight));
         LossOptionsValidation.CheckWeight(options.DistillationWeight, nameof(options.DistillationWeight));
@@ -38,5 +40,6 @@ public sealed class HsakdEstimator : DistillingEstimatorBase<HsakdOptions>
     private protected override bool PairsAuxiliaryBranches => true;
 
     private protected override IDistillationLoss CreateLoss()
-        => new HsakdLoss(Options.Temperature, Options.CrossEntropyWeight, Options.AuxiliaryDistillationWeight, Options.DistillationWeight);
+        => new HsakdLoss(Options.Temperature, Options.CrossEntropyWeight, Options.AuxiliaryDistillationWeight, Options.DistillationWeight,
+            CurriculumTemperature.From(Options.CurriculumTemperature, Options.Epochs));
 }

@@ -19,4 +19,10 @@ public sealed class HsakdOptions : StudentOptions
 
     /// <summary>Weight of the KL term between the main heads over all rotated copies. Default 1.</summary>
     public double DistillationWeight = 1;
+
+    /// <summary>
+    /// CTKD's learned curriculum temperature for the distillation terms, replacing <see cref="Temperature"/>; null (default) keeps the fixed
+    /// temperature. See <see cref="CurriculumTemperatureOptions"/>.
+    /// </summary>
+    public CurriculumTemperatureOptions? CurriculumTemperature;
 }

@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Methods.Ctkd;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Distillation.Estimators;
@@ -15,6 +16,7 @@ public sealed class KdEstimator : DistillingEstimatorBase<KdOptions>
         : base(env, options, "KD", teacher)
     {
         LossOptionsValidation.CheckTemperature(options.Temperature);
+        CurriculumTemperature.Validate(options.CurriculumTemperature);
         LossOptionsValidation.CheckWeight(options.CrossEntropyWeight, nameof(options.CrossEntropyWeight));
         LossOptionsValidation.CheckWeight(options.DistillationWeight, nameof(options.DistillationWeight));
     }
@@ -22,5 +24,6 @@ public sealed class KdEstimator : DistillingEstimatorBase<KdOptions>
     private protected override bool PairsAuxiliaryBranches => false;
 
     private protected override IDistillationLoss CreateLoss()
-        => new KdLoss(Options.Temperature, Options.CrossEntropyWeight, Options.DistillationWeight);
+        => new KdLoss(Options.Temperature, Options.CrossEntropyWeight, Options.DistillationWeight,
+            CurriculumTemperature.From(Options.CurriculumTemperature, Options.Epochs));
 }

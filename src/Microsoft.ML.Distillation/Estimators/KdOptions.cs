@@ -16,4 +16,10 @@ public sealed class KdOptions : StudentOptions
 
     /// <summary>Weight α of the distillation term. Default 0.9.</summary>
     public double DistillationWeight = 0.9;
+
+    /// <summary>
+    /// CTKD's learned curriculum temperature for the distillation terms, replacing <see cref="Temperature"/>; null (default) keeps the fixed
+    /// temperature. See <see cref="CurriculumTemperatureOptions"/>.
+    /// </summary>
+    public CurriculumTemperatureOptions? CurriculumTemperature;
 }

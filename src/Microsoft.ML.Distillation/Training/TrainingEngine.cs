@@ -237,7 +237,8 @@ internal sealed class TrainingEngine
                         epoch + 1, null);
                 double? validationAccuracy = validation is null ? null : Evaluate(student, validation, normalization, settings.BatchSize, device);
 
-                var metrics = new TrainingMetrics(settings.Phase, epoch + 1, settings.Epochs, totalLoss, terms, lr, trainAccuracy, validationAccuracy, clock.Elapsed);
+                var metrics = new TrainingMetrics(settings.Phase, epoch + 1, settings.Epochs, totalLoss, terms, lr, trainAccuracy, validationAccuracy, clock.Elapsed,
+                    loss.EpochDiagnostics());
                 history.Add(metrics);
                 if (settings.Checkpoints is { } store)
                     store.Save(CheckpointManifestFor(student, train, normalization, settings, epoch + 1), student, optimizer, lossModule);

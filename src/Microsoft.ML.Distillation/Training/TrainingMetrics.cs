@@ -9,8 +9,10 @@ namespace Microsoft.ML.Distillation;
 public sealed class TrainingMetrics
 {
     internal TrainingMetrics(string phase, int epoch, int epochCount, double loss, IReadOnlyDictionary<string, double> lossTerms,
-        double learningRate, double trainAccuracy, double? validationAccuracy, TimeSpan elapsed)
+        double learningRate, double trainAccuracy, double? validationAccuracy, TimeSpan elapsed,
+        IReadOnlyDictionary<string, double>? diagnostics = null)
     {
+        Diagnostics = diagnostics ?? new Dictionary<string, double>();
         Phase = phase;
         Epoch = epoch;
         EpochCount = epochCount;
@@ -37,6 +39,12 @@ public sealed class TrainingMetrics
     /// <summary>Mean of each weighted loss term over the epoch's samples (e.g. "ce", "aux_ce"); they add up to <see cref="Loss"/>.</summary>
     public IReadOnlyDictionary<string, double> LossTerms { get; }
 
+    /// <summary>
+    /// Values the method reports at the end of the epoch that are not loss terms, e.g. <c>temperature</c>, the learned temperature of
+    /// a curriculum-temperature (CTKD) run. Empty for most methods.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> Diagnostics { get; }
+
     /// <summary>Learning rate used during the epoch.</summary>
     public double LearningRate { get; }
 
@@ -56,6 +64,8 @@ public sealed class TrainingMetrics
         sb.Append(CultureInfo.InvariantCulture, $"{Phase} epoch {Epoch}/{EpochCount}: loss {Loss:F4}");
         if (LossTerms.Count > 0)
             sb.Append(" (").Append(string.Join(", ", LossTerms.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Key} {t.Value:F4}")))).Append(')');
+        foreach (var (name, value) in Diagnostics)
+            sb.Append(CultureInfo.InvariantCulture, $", {name} {value:G4}");
         sb.Append(CultureInfo.InvariantCulture, $", lr {LearningRate:G4}, train acc {TrainAccuracy:P2}");
         if (ValidationAccuracy is double v)
             sb.Append(CultureInfo.InvariantCulture, $", val acc {v:P2}");

@@ -2,6 +2,7 @@
 
 using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Methods.Dkd;
+using Microsoft.ML.Distillation.Methods.Ctkd;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Distillation.Estimators;
@@ -17,6 +18,7 @@ public sealed class DkdEstimator : DistillingEstimatorBase<DkdOptions>
         : base(env, options, "DKD", teacher)
     {
         LossOptionsValidation.CheckTemperature(options.Temperature);
+        CurriculumTemperature.Validate(options.CurriculumTemperature);
         LossOptionsValidation.CheckWeight(options.CrossEntropyWeight, nameof(options.CrossEntropyWeight));
         LossOptionsValidation.CheckWeight(options.TargetWeight, nameof(options.TargetWeight));
         LossOptionsValidation.CheckWeight(options.NonTargetWeight, nameof(options.NonTargetWeight));
@@ -28,5 +30,5 @@ public sealed class DkdEstimator : DistillingEstimatorBase<DkdOptions>
 
     private protected override IDistillationLoss CreateLoss()
         => new DkdLoss(Options.Temperature, Options.CrossEntropyWeight, Options.TargetWeight, Options.NonTargetWeight,
-            Options.WarmupEpochs ?? DkdLoss.ScaledWarmupEpochs(Options.Epochs));
+            Options.WarmupEpochs ?? DkdLoss.ScaledWarmupEpochs(Options.Epochs), CurriculumTemperature.From(Options.CurriculumTemperature, Options.Epochs));
 }

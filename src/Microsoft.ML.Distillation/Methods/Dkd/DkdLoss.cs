@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Methods.Ctkd;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,8 +20,10 @@ namespace Microsoft.ML.Distillation.Methods.Dkd;
 /// </remarks>
 internal sealed class DkdLoss : IDistillationLoss
 {
-    public DkdLoss(double temperature, double crossEntropyWeight, double targetWeight, double nonTargetWeight, int warmupEpochs)
+    public DkdLoss(double temperature, double crossEntropyWeight, double targetWeight, double nonTargetWeight, int warmupEpochs,
+        CurriculumTemperature? curriculum = null)
     {
+        Curriculum = curriculum;
         Temperature = temperature;
         CrossEntropyWeight = crossEntropyWeight;
         TargetWeight = targetWeight;
@@ -33,6 +36,13 @@ internal sealed class DkdLoss : IDistillationLoss
     public double TargetWeight { get; }
     public double NonTargetWeight { get; }
     public int WarmupEpochs { get; }
+
+    /// <summary>CTKD's learned temperature, used instead of <see cref="Temperature"/> in both terms when set.</summary>
+    public CurriculumTemperature? Curriculum { get; }
+
+    public nn.Module? TrainableModule => Curriculum;
+
+    public IReadOnlyDictionary<string, double>? EpochDiagnostics() => Curriculum?.Diagnostics();
 
     public IReadOnlyList<string> TermNames { get; } = ["ce", "tckd", "nckd"];
 
@@ -53,7 +63,9 @@ internal sealed class DkdLoss : IDistillationLoss
         var teacher = batch.Teacher ?? throw new InvalidOperationException("DKD needs the teacher's outputs.");
         double w = WarmupFactor(batch.Step.Epoch);
         var ce = LossFunctions.CrossEntropy(batch.Student.Logits, batch.Labels) * CrossEntropyWeight;
-        var (tckd, nckd) = Terms(batch.Student.Logits, teacher.Logits, batch.Labels, Temperature);
+        var (tckd, nckd) = Curriculum is null
+            ? Terms(batch.Student.Logits, teacher.Logits, batch.Labels, Temperature)
+            : Terms(batch.Student.Logits, teacher.Logits, batch.Labels, Curriculum.Temperature(batch.Step));
         var weightedTckd = tckd * (w * TargetWeight);
         var weightedNckd = nckd * (w * NonTargetWeight);
         return new LossResult(ce + weightedTckd + weightedNckd,
@@ -67,6 +79,13 @@ internal sealed class DkdLoss : IDistillationLoss
     /// <summary>TCKD and NCKD (each T² · batch-mean KL, unweighted) of student logits [B, K] against the teacher's (detached here).</summary>
     public static (Tensor Tckd, Tensor Nckd) Terms(Tensor studentLogits, Tensor teacherLogits, Tensor labels, double temperature)
     {
+        using var t = tensor((float)temperature, device: studentLogits.device);
+        return Terms(studentLogits, teacherLogits, labels, t);
+    }
+
+    /// <summary>TCKD and NCKD with a temperature tensor ([1] or a scalar; CTKD's carries a gradient).</summary>
+    public static (Tensor Tckd, Tensor Nckd) Terms(Tensor studentLogits, Tensor teacherLogits, Tensor labels, Tensor temperature)
+    {
         using var scope = NewDisposeScope();
         long rows = studentLogits.shape[0];
         var target = nn.functional.one_hot(labels, studentLogits.shape[1]).to_type(ScalarType.Bool);
@@ -77,7 +96,7 @@ internal sealed class DkdLoss : IDistillationLoss
         var tckd = (tTarget.exp() * (tTarget - sTarget) + tRest.exp() * (tRest - sRest)).sum();
         // KL(p̂_t ‖ p̂_s) over the non-target classes; the target's column holds 0 · (finite) after the mask.
         var nckd = (tNonTarget.exp() * (tNonTarget - sNonTarget)).sum();
-        double scale = temperature * temperature / rows;
+        var scale = temperature.square().squeeze() / rows;
         return ((tckd * scale).MoveToOuterDisposeScope(), (nckd * scale).MoveToOuterDisposeScope());
     }
 

@@ -33,4 +33,10 @@ public sealed class DkdOptions : StudentOptions
     /// W = ⌈Epochs / 12⌉ (20 for 240 epochs, 1 for 12 or fewer, i.e. no warm-up in short runs).
     /// </summary>
     public int? WarmupEpochs;
+
+    /// <summary>
+    /// CTKD's learned curriculum temperature for the distillation terms, replacing <see cref="Temperature"/>; null (default) keeps the fixed
+    /// temperature. See <see cref="CurriculumTemperatureOptions"/>.
+    /// </summary>
+    public CurriculumTemperatureOptions? CurriculumTemperature;
 }
