@@ -7,6 +7,7 @@
 //   dotnet run --project src/Samples -- teacher --architecture wrn16_2 --epochs 10 --train-rows 5000
 //   dotnet run -c Release --project src/Samples -- fidelity [options]   (the HSAKD vs KD vs baseline benchmark; hours)
 //   dotnet run -c Release --project src/Samples -- images FOLDER [EPOCHS] (teacher + HSAKD student on a folder of labelled images)
+//   dotnet run -c Release --project src/Samples -- custom-method          (a student distilled with a method of your own: CustomMethodExample.cs)
 
 using System.Globalization;
 using Microsoft.ML;
@@ -21,6 +22,13 @@ if (args.Length > 1 && args[0] == "images")
     var (teacherMetrics, studentMetrics) = ImageFolderExample.Run(args[1], teacherEpochs: epochs, studentEpochs: epochs, log: m => Console.WriteLine("  " + m));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Teacher test accuracy {teacherMetrics.MicroAccuracy:P2}, HSAKD student {studentMetrics.MicroAccuracy:P2}"));
     Console.WriteLine(studentMetrics.ConfusionMatrix.GetFormattedConfusionTable());
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "custom-method")
+{
+    var studentMetrics = CustomMethodExample.Run(log: m => Console.WriteLine("  " + m));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"KD-LS student test accuracy {studentMetrics.MicroAccuracy:P2}"));
     return 0;
 }
 

@@ -156,6 +156,17 @@ public sealed class DistillationCatalog
     public DkdEstimator Dkd(ITransformer teacher, DkdOptions options) => new(Environment, teacher, options);
 
     /// <summary>
+    /// Distils with a method of your own: a <see cref="DistillationMethod"/> gives the loss of each step; the library does the rest
+    /// (data, augmentation, optimiser, schedule, checkpoints, progress, the fitted model).
+    /// </summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="method">The method: its name, its terms, its loss.</param>
+    /// <param name="options">The student and the training; see <see cref="StudentOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public DistillationMethodEstimator Distill(ITransformer teacher, DistillationMethod method, StudentOptions options)
+        => new(Environment, teacher, method, options);
+
+    /// <summary>
     /// The no-teacher baseline: the student trained alone with cross-entropy, through the same engine and schedule as the
     /// distillers, so what distillation buys can be measured.
     /// </summary>

@@ -123,4 +123,12 @@ internal interface IDistillationLoss
     /// <see cref="TrainingMetrics.Diagnostics"/>; they are not part of the loss.
     /// </summary>
     IReadOnlyDictionary<string, double>? EpochDiagnostics() => null;
+
+    /// <summary>
+    /// Called after the optimiser step, without gradient tracking (state updates such as memory banks). The batch's network outputs
+    /// have been released by then; only <see cref="LossBatch.Step"/> and the labels are valid.
+    /// </summary>
+    void OnStepEnd(LossBatch batch)
+    {
+    }
 }

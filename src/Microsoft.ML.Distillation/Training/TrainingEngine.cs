@@ -200,7 +200,8 @@ internal sealed class TrainingEngine
 
                     var where = new TrainingStep(epoch, settings.Epochs, batchIndex, sampler.BatchRows(order, batchIndex).ToArray(),
                         SeedDerivation.Derive(settings.Seed, LossStream, (long)epoch * sampler.BatchCount + batchIndex));
-                    var result = loss.Compute(new LossBatch(studentOut, teacherOut, labels, targets, rotationCount, where));
+                    var lossBatch = new LossBatch(studentOut, teacherOut, labels, targets, rotationCount, where);
+                    var result = loss.Compute(lossBatch);
                     StepMemory.ReleaseAfterLoss(studentOut, teacherOut);
                     if (checkEachStep)
                         CheckFinite(result, settings.Phase, epoch, batchIndex, lr);
@@ -208,6 +209,8 @@ internal sealed class TrainingEngine
                     optimizer.zero_grad();
                     result.Total.backward();
                     optimizer.step();
+                    using (no_grad())
+                        loss.OnStepEnd(lossBatch);
 
                     long bookkeepingStart = Stopwatch.GetTimestamp();
                     using (no_grad())
