@@ -10,6 +10,9 @@ using Microsoft.ML.Distillation.Training;
 using Microsoft.ML.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Methods.TeacherPretraining;
+using Microsoft.ML.Distillation.Methods.Hsakd;
+using Microsoft.ML.Distillation.Methods.Baseline;
 
 namespace Microsoft.ML.Distillation.Benchmarks;
 

@@ -5,6 +5,8 @@ using Microsoft.ML.Distillation.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
+using Microsoft.ML.Distillation.Methods.Kd;
+using Microsoft.ML.Distillation.Methods.Hsakd;
 
 namespace Microsoft.ML.Distillation.Tests.Distillers;
 

@@ -7,6 +7,7 @@ using Microsoft.ML.Distillation.Training;
 using Microsoft.ML.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Methods.Hsakd;
 
 namespace Microsoft.ML.Distillation.Tests.TestUtilities;
 

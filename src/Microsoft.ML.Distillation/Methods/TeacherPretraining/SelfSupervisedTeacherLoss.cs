@@ -1,9 +1,10 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.SelfSupervision;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Distillers;
+namespace Microsoft.ML.Distillation.Methods.TeacherPretraining;
 
 /// <summary>
 /// HSAKD teacher pretraining (hsakd-sskd.md §2.4): <c>L = CE(z[0::4], y) + Σ_l CE(q_l, k)</c>, the main head on the B unrotated rows,

@@ -1,11 +1,12 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Networks;
+namespace Microsoft.ML.Distillation.Methods.Sskd;
 
 /// <summary>
 /// SSKD's projection head g (hsakd-sskd.md §3.2): <c>Linear(D, D) → ReLU → Linear(D, D)</c> on the pooled embedding of a network,

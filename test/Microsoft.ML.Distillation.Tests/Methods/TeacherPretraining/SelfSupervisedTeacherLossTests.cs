@@ -5,8 +5,9 @@ using Microsoft.ML.Distillation.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
+using Microsoft.ML.Distillation.Methods.TeacherPretraining;
 
-namespace Microsoft.ML.Distillation.Tests.Distillers;
+namespace Microsoft.ML.Distillation.Tests.Methods.TeacherPretraining;
 
 [TestClass]
 [TestCategory(TestCategories.CpuSensitive)]

@@ -2,8 +2,9 @@
 
 using Microsoft.ML.Distillation.Estimators;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
+using Microsoft.ML.Distillation.Methods.Sskd;
 
-namespace Microsoft.ML.Distillation.Tests.Estimators;
+namespace Microsoft.ML.Distillation.Tests.Methods.Sskd;
 
 [TestClass]
 [TestCategory(TestCategories.CpuSensitive)]

@@ -2,6 +2,7 @@
 
 using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Distillation.Methods.Baseline;
 
 namespace Microsoft.ML.Distillation.Estimators;
 

@@ -1,8 +1,9 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Distillers;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Distillers;
+namespace Microsoft.ML.Distillation.Methods.Sskd;
 
 /// <summary>
 /// SSKD's selective transfer by error-level ranking (hsakd-sskd.md §3.4). Each row r has scores over C candidates (a teacher's logits

@@ -1,11 +1,12 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Methods.Ctkd;
 using Microsoft.ML.Distillation.SelfSupervision;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Distillers;
+namespace Microsoft.ML.Distillation.Methods.Hsakd;
 
 /// <summary>
 /// HSAKD student loss (hsakd-sskd.md §2.5), over a rotation-expanded batch of 4B rows:

@@ -6,8 +6,9 @@ using Microsoft.ML.Distillation.SelfSupervision;
 using TorchSharp;
 using static TorchSharp.torch;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
+using Microsoft.ML.Distillation.Methods.Sskd;
 
-namespace Microsoft.ML.Distillation.Tests.Distillers;
+namespace Microsoft.ML.Distillation.Tests.Methods.Sskd;
 
 /// <summary>SSKD's pieces against values written out by hand with doubles: the selection, the similarity matrix, every loss term.</summary>
 [TestClass]

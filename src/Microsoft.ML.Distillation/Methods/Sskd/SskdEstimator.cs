@@ -7,6 +7,7 @@ using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.Training;
 using Microsoft.ML.Runtime;
 using TorchSharp;
+using Microsoft.ML.Distillation.Methods.Sskd;
 
 namespace Microsoft.ML.Distillation.Estimators;
 

@@ -1,8 +1,9 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Distillers;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Distillers;
+namespace Microsoft.ML.Distillation.Methods.Baseline;
 
 /// <summary>The no-teacher baseline: plain cross-entropy on the original images (the "Student" row of every distillation paper).</summary>
 internal sealed class CrossEntropyLoss : IDistillationLoss

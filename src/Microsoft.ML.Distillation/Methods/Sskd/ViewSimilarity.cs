@@ -1,9 +1,10 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.SelfSupervision;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.SelfSupervision;
+namespace Microsoft.ML.Distillation.Methods.Sskd;
 
 /// <summary>
 /// SSKD's contrastive similarity (hsakd-sskd.md §3.3): for a batch of B images seen at four rotations, the cosine similarity between every

@@ -3,6 +3,7 @@
 using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Methods.Ctkd;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Distillation.Methods.Hsakd;
 
 namespace Microsoft.ML.Distillation.Estimators;
 

@@ -1,10 +1,11 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Methods.Ctkd;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Distillers;
+namespace Microsoft.ML.Distillation.Methods.Kd;
 
 /// <summary>
 /// Vanilla knowledge distillation (Hinton et al., 2015; distillers.md §2): <c>L = γ · CE(z_s, y) + α · T² · KL(p_t^T ‖ p_s^T)</c>,

@@ -7,6 +7,7 @@ using Microsoft.ML.Distillation.Persistence;
 using Microsoft.ML.Distillation.Training;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
+using Microsoft.ML.Distillation.Methods.TeacherPretraining;
 
 namespace Microsoft.ML.Distillation.Estimators;
 

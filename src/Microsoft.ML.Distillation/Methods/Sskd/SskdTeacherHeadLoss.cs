@@ -1,11 +1,12 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.SelfSupervision;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Distillers;
+namespace Microsoft.ML.Distillation.Methods.Sskd;
 
 /// <summary>
 /// SSKD's teacher stage 2 (hsakd-sskd.md §3.3): only the teacher's projection head g_t trains, on the frozen, eval-mode teacher. Over a

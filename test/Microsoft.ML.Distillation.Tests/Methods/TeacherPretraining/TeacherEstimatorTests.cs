@@ -5,7 +5,7 @@ using Microsoft.ML.Distillation.Samples;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
 using TorchSharp;
 
-namespace Microsoft.ML.Distillation.Tests.Estimators;
+namespace Microsoft.ML.Distillation.Tests.Methods.TeacherPretraining;
 
 [TestClass]
 [TestCategory(TestCategories.CpuSensitive)]

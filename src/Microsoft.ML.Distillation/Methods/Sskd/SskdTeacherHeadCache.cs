@@ -1,5 +1,6 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Estimators;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Microsoft.ML.Distillation.Data;
@@ -8,7 +9,7 @@ using Microsoft.ML.Distillation.Transformers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Estimators;
+namespace Microsoft.ML.Distillation.Methods.Sskd;
 
 /// <summary>
 /// Trained SSKD teacher heads (stage 2), remembered per fitted teacher: a sweep of SSKD students over one teacher and the same data and

@@ -1,11 +1,12 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.SelfSupervision;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Distillers;
+namespace Microsoft.ML.Distillation.Methods.Sskd;
 
 /// <summary>
 /// SSKD student loss ("Knowledge Distillation Meets Self-Supervision", hsakd-sskd.md §3.4, the reference code's weights), over a batch
