@@ -167,6 +167,20 @@ public sealed class DistillationCatalog
         => new(Environment, teacher, method, options);
 
     /// <summary>
+    /// The student that <paramref name="options"/> describe, whatever the method: <see cref="HsakdOptions"/> gives an HSAKD student,
+    /// <see cref="SskdOptions"/> SSKD, <see cref="DkdOptions"/> DKD, <see cref="KdOptions"/> KD, and plain <see cref="StudentOptions"/> the
+    /// baseline (trained without the teacher). For model-selection loops over candidates given as option objects.
+    /// </summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified. The baseline does not use it.</param>
+    /// <param name="options">The method's options; their type chooses the method.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public IEstimator<ImageClassifierTransformer> Distill(ITransformer teacher, StudentOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.CreateEstimator(Environment, teacher);
+    }
+
+    /// <summary>
     /// The no-teacher baseline: the student trained alone with cross-entropy, through the same engine and schedule as the
     /// distillers, so what distillation buys can be measured.
     /// </summary>

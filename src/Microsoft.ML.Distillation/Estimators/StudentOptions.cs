@@ -1,5 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Distillation.Estimators;
 namespace Microsoft.ML.Distillation;
 
 /// <summary>Options shared by every student: the network to train (default "wrn16_2") and the training schedule.</summary>
@@ -13,4 +15,8 @@ public class StudentOptions : DistillationTrainerOptions
     {
         Architecture = DefaultArchitecture;
     }
+
+    /// <summary>The estimator these options describe (see <c>mlContext.Distillation.Distill(teacher, options)</c>).</summary>
+    internal virtual IEstimator<ImageClassifierTransformer> CreateEstimator(IHostEnvironment env, ITransformer teacher)
+        => new BaselineEstimator(env, this);
 }

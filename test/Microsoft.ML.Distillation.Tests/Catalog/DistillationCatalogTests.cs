@@ -2,6 +2,7 @@
 
 using Microsoft.ML.Data;
 using Microsoft.ML.Distillation.Estimators;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 
 namespace Microsoft.ML.Distillation.Tests.Catalog;
 
@@ -17,6 +18,37 @@ public sealed class DistillationCatalogTests
         Assert.AreSame(a.Distillation, a.Distillation);
         Assert.AreNotSame(a.Distillation, b.Distillation);
         Assert.AreSame(a.Distillation, a.GetDistillationCatalog());
+    }
+
+    [TestMethod]
+    public void Distill_WithOptions_ChoosesTheMethodByTheOptionsType()
+    {
+        var teacher = SharedTeacher.Teacher;
+        var catalog = SharedTeacher.Ml.Distillation;
+
+        Assert.IsInstanceOfType<HsakdEstimator>(catalog.Distill(teacher, new HsakdOptions { Architecture = "resnet8" }));
+        Assert.IsInstanceOfType<SskdEstimator>(catalog.Distill(teacher, new SskdOptions()));
+        Assert.IsInstanceOfType<DkdEstimator>(catalog.Distill(teacher, new DkdOptions()));
+        Assert.IsInstanceOfType<KdEstimator>(catalog.Distill(teacher, new KdOptions()));
+        Assert.IsInstanceOfType<BaselineEstimator>(catalog.Distill(teacher, new StudentOptions()));
+        var e = Assert.ThrowsExactly<ArgumentException>(() => catalog.Distill(teacher, new HsakdOptions { Architecture = "vgg8" }));
+        StringAssert.Contains(e.Message, "pairs auxiliary branches", "the method's own checks run as with mlContext.Distillation.Hsakd");
+    }
+
+    [TestMethod]
+    [TestCategory(TestCategories.CpuSensitive)]
+    public void Distill_WithKdOptions_TrainsTheSameStudentAsKd()
+    {
+        var ml = SharedTeacher.Ml;
+        var data = SharedTeacher.Pipeline.First().Transform(RealImages.Train(ml, 64));
+        KdOptions Options() => new() { Architecture = "resnet8", Epochs = 1, BatchSize = 32, Seed = 4 };
+
+        using var viaKd = ml.Distillation.Kd(SharedTeacher.Teacher, Options()).Fit(data);
+        using var viaDistill = ml.Distillation.Distill(SharedTeacher.Teacher, Options()).Fit(data);
+
+        var expected = viaKd.Model.Network.state_dict();
+        foreach (var (name, tensor) in viaDistill.Model.Network.state_dict())
+            Assert.IsTrue(TensorAssert.Same(expected[name], tensor), $"'{name}' differs");
     }
 
     [TestMethod]

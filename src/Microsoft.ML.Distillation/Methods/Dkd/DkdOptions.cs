@@ -1,5 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Distillation.Estimators;
 namespace Microsoft.ML.Distillation;
 
 /// <summary>
@@ -39,4 +41,8 @@ public sealed class DkdOptions : StudentOptions
     /// temperature. See <see cref="CurriculumTemperatureOptions"/>.
     /// </summary>
     public CurriculumTemperatureOptions? CurriculumTemperature;
+
+    /// <summary>The estimator these options describe (see <c>mlContext.Distillation.Distill(teacher, options)</c>).</summary>
+    internal override IEstimator<ImageClassifierTransformer> CreateEstimator(IHostEnvironment env, ITransformer teacher)
+        => new DkdEstimator(env, teacher, this);
 }

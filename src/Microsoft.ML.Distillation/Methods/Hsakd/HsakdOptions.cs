@@ -1,5 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Distillation.Estimators;
 namespace Microsoft.ML.Distillation;
 
 /// <summary>
@@ -25,4 +27,8 @@ public sealed class HsakdOptions : StudentOptions
     /// temperature. See <see cref="CurriculumTemperatureOptions"/>.
     /// </summary>
     public CurriculumTemperatureOptions? CurriculumTemperature;
+
+    /// <summary>The estimator these options describe (see <c>mlContext.Distillation.Distill(teacher, options)</c>).</summary>
+    internal override IEstimator<ImageClassifierTransformer> CreateEstimator(IHostEnvironment env, ITransformer teacher)
+        => new HsakdEstimator(env, teacher, this);
 }

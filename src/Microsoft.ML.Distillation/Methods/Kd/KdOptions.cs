@@ -1,5 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Distillation.Estimators;
 namespace Microsoft.ML.Distillation;
 
 /// <summary>
@@ -22,4 +24,8 @@ public sealed class KdOptions : StudentOptions
     /// temperature. See <see cref="CurriculumTemperatureOptions"/>.
     /// </summary>
     public CurriculumTemperatureOptions? CurriculumTemperature;
+
+    /// <summary>The estimator these options describe (see <c>mlContext.Distillation.Distill(teacher, options)</c>).</summary>
+    internal override IEstimator<ImageClassifierTransformer> CreateEstimator(IHostEnvironment env, ITransformer teacher)
+        => new KdEstimator(env, teacher, this);
 }

@@ -1,5 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Distillation.Estimators;
 namespace Microsoft.ML.Distillation;
 
 /// <summary>
@@ -61,4 +63,8 @@ public sealed class SskdOptions : StudentOptions
 
     /// <summary>Initial learning rate of the teacher's projection-head training. Default 0.05.</summary>
     public double TeacherHeadLearningRate = 0.05;
+
+    /// <summary>The estimator these options describe (see <c>mlContext.Distillation.Distill(teacher, options)</c>).</summary>
+    internal override IEstimator<ImageClassifierTransformer> CreateEstimator(IHostEnvironment env, ITransformer teacher)
+        => new SskdEstimator(env, teacher, this);
 }
