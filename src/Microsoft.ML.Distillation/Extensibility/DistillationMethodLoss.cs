@@ -56,6 +56,5 @@ internal sealed class DistillationMethodLoss : IDistillationLoss
     }
 
     private DistillationStep View(LossBatch batch, Tensor studentLogits, Tensor studentEmbedding, Tensor teacherLogits, Tensor teacherEmbedding)
-        => new(studentLogits, studentEmbedding, teacherLogits, teacherEmbedding, batch.Labels,
-            batch.Step.Epoch, batch.Step.EpochCount, batch.Step.Index, batch.Step.RowIndices, batch.Step.Seed, _module);
+        => new(studentLogits, studentEmbedding, teacherLogits, teacherEmbedding, batch.Labels, batch.Step, _module);
 }

@@ -1,5 +1,6 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Distillation.Distillers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,19 +12,17 @@ namespace Microsoft.ML.Distillation;
 /// and rows are valid.</remarks>
 public sealed class DistillationStep
 {
+    private readonly TrainingStep _step;
+
     internal DistillationStep(Tensor studentLogits, Tensor studentEmbedding, Tensor teacherLogits, Tensor teacherEmbedding, Tensor labels,
-        int epoch, int epochCount, int stepIndex, IReadOnlyList<int> rowIndices, long seed, nn.Module? module)
+        TrainingStep step, nn.Module? module)
     {
         StudentLogits = studentLogits;
         StudentEmbedding = studentEmbedding;
         TeacherLogits = teacherLogits;
         TeacherEmbedding = teacherEmbedding;
         Labels = labels;
-        Epoch = epoch;
-        EpochCount = epochCount;
-        StepIndex = stepIndex;
-        RowIndices = rowIndices;
-        Seed = seed;
+        _step = step;
         Module = module;
     }
 
@@ -43,23 +42,23 @@ public sealed class DistillationStep
     public Tensor Labels { get; }
 
     /// <summary>0-based epoch.</summary>
-    public int Epoch { get; }
+    public int Epoch => _step.Epoch;
 
     /// <summary>Epochs of the training.</summary>
-    public int EpochCount { get; }
+    public int EpochCount => _step.EpochCount;
 
     /// <summary>0-based step within the epoch.</summary>
-    public int StepIndex { get; }
+    public int StepIndex => _step.Index;
 
     /// <summary>Dataset rows (0-based, in the order the training data was read) of the batch's B images, in batch order.</summary>
-    public IReadOnlyList<int> RowIndices { get; }
+    public IReadOnlyList<int> RowIndices => _step.RowIndices;
 
     /// <summary>A seed for the method's own random draws at this step, derived from (training seed, epoch, step).</summary>
-    public long Seed { get; }
+    public long Seed => _step.Seed;
 
     /// <summary>The module <see cref="DistillationMethod.CreateModule"/> created for this training, or null.</summary>
     public nn.Module? Module { get; }
 
     /// <summary>A torch generator seeded with <see cref="Seed"/> on the training device; dispose it after use.</summary>
-    public Generator CreateGenerator() => new((ulong)Seed, Labels.device);
+    public Generator CreateGenerator() => _step.CreateGenerator(Labels.device);
 }
