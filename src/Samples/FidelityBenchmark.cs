@@ -30,6 +30,7 @@ internal static class FidelityBenchmark
             ["--methods"] = "baseline,kd,hsakd",
             ["--teacher-model"] = "",
             ["--sskd-head-epochs"] = "8",
+            ["--mgd-branch-epochs"] = "8",
         };
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
@@ -46,7 +47,7 @@ internal static class FidelityBenchmark
         string command = "dotnet run -c Release --project src/Samples -- fidelity " + string.Join(" ", o.Select(kv => $"{kv.Key} {kv.Value}"));
 
         var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd"];
+        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd"];
         if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
         {
             Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
@@ -115,6 +116,10 @@ internal static class FidelityBenchmark
                 ("kd", "KD (T=4, 0.1 CE + 0.9 KD)", () => ml.Distillation.Kd(teacher, Common(new KdOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("hsakd", "HSAKD (T=3)", () => ml.Distillation.Hsakd(teacher, Common(new HsakdOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("sskd", $"SSKD (head {Int("--sskd-head-epochs")} ep.)", () => ml.Distillation.Sskd(teacher, Common(new SskdOptions { Architecture = student, TeacherHeadEpochs = Int("--sskd-head-epochs") }, epochs, seed)).Fit(train)),
+                ("dkd", "DKD (T=4, α=1, β=8)", () => ml.Distillation.Dkd(teacher, Common(new DkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("kd-ctkd", "KD + CTKD (global τ)", () => ml.Distillation.Kd(teacher, Common(new KdOptions { Architecture = student, CurriculumTemperature = new() }, epochs, seed)).Fit(train)),
+                ("hsakd-ctkd", "HSAKD + CTKD (global τ)", () => ml.Distillation.Hsakd(teacher, Common(new HsakdOptions { Architecture = student, CurriculumTemperature = new() }, epochs, seed)).Fit(train)),
+                ("mgd", $"MGD + KD (stable, branches {Int("--mgd-branch-epochs")} ep.)", () => ml.Distillation.Mgd(teacher, Common(new MgdOptions { Architecture = student, TeacherBranchEpochs = Int("--mgd-branch-epochs") }, epochs, seed)).Fit(train)),
             };
             foreach (var (key, name, fit) in runs.Where(r => methods.Contains(r.Key)))
             {

@@ -156,6 +156,16 @@ public sealed class DistillationCatalog
     public DkdEstimator Dkd(ITransformer teacher, DkdOptions options) => new(Environment, teacher, options);
 
     /// <summary>
+    /// Multi-granularity distillation on a KD base (Shao &amp; Chen): KD toward a stabilised teacher target, plus the teacher's output
+    /// re-expressed through 64- and 256-wide bottlenecks (trained once per teacher in a pre-stage) matched by the student's own encoders;
+    /// see <see cref="MgdOptions"/>.
+    /// </summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="MgdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public MgdEstimator Mgd(ITransformer teacher, MgdOptions options) => new(Environment, teacher, options);
+
+    /// <summary>
     /// Distils with a method of your own: a <see cref="DistillationMethod"/> gives the loss of each step; the library does the rest
     /// (data, augmentation, optimiser, schedule, checkpoints, progress, the fitted model).
     /// </summary>
@@ -168,7 +178,7 @@ public sealed class DistillationCatalog
 
     /// <summary>
     /// The student that <paramref name="options"/> describe, whatever the method: <see cref="HsakdOptions"/> gives an HSAKD student,
-    /// <see cref="SskdOptions"/> SSKD, <see cref="DkdOptions"/> DKD, <see cref="KdOptions"/> KD, and plain <see cref="StudentOptions"/> the
+    /// <see cref="SskdOptions"/> SSKD, <see cref="DkdOptions"/> DKD, <see cref="MgdOptions"/> MGD, <see cref="KdOptions"/> KD, and plain <see cref="StudentOptions"/> the
     /// baseline (trained without the teacher). For model-selection loops over candidates given as option objects.
     /// </summary>
     /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified. The baseline does not use it.</param>

@@ -1,6 +1,5 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
-using System.Globalization;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Networks;
@@ -103,65 +102,10 @@ public sealed class SskdEstimator : DistillingEstimatorBase<SskdOptions>
     /// <summary>The teacher's trained head: from the cache, or trained now on the frozen teacher (stage 2) and cached.</summary>
     private ProjectionHead TeacherHead(LossPreparation context)
     {
+        var stage = new TeacherStageDefinition("SSKD teacher head", "the teacher's projection head (stage 2)", TeacherHeadStream,
+            Options.TeacherHeadEpochs, Options.TeacherHeadLearningRate, TeacherHeadFractions, MethodSettings: "SSKD");
         var teacher = Teacher!;
-        var settings = context.Settings;
-        int seed = SeedDerivation.Derive(settings.Seed, TeacherHeadStream, 0);
-        var key = new SskdTeacherHeadCache.TeacherHeadKey(
-            SskdTeacherHeadCache.Fingerprint(context.Train), Options.TeacherHeadEpochs, Options.TeacherHeadLearningRate, settings.BatchSize,
-            settings.Momentum, settings.Nesterov, settings.WeightDecay, seed, settings.RandomCropPadding, settings.HorizontalFlip,
-            settings.Device.type.ToString(), Join(context.Normalization.Mean), Join(context.Normalization.Std));
-
-        // The head's initialisation and this stage must not move the process-wide generator, or the student would depend on
-        // whether the head came from the cache.
-        using var savedState = torch.random.get_rng_state();
-        try
-        {
-            using var generator = torch.random.manual_seed(seed);
-            var head = new ProjectionHead(teacher.Network.EmbeddingSize);
-            if (SskdTeacherHeadCache.TryLoad(teacher, key, head))
-            {
-                context.Channel.Info(MessageSensitivity.None, "SSKD: reusing the teacher's projection head trained earlier on the same data and settings.");
-                return head;
-            }
-
-            context.Channel.Info(MessageSensitivity.None,
-                $"SSKD: training the teacher's projection head on the frozen teacher for {Options.TeacherHeadEpochs} epochs (stage 2).");
-            int epochs = Options.TeacherHeadEpochs;
-            var stage = new TrainingSettings
-            {
-                Phase = "SSKD teacher head",
-                Epochs = epochs,
-                BatchSize = settings.BatchSize,
-                Schedule = new LearningRateSchedule(Options.TeacherHeadLearningRate, LearningRateSchedule.ScaledMilestones(epochs, TeacherHeadFractions), 0.1),
-                Momentum = settings.Momentum,
-                Nesterov = settings.Nesterov,
-                WeightDecay = settings.WeightDecay,
-                Seed = seed,
-                Device = settings.Device,
-                RandomCropPadding = settings.RandomCropPadding,
-                HorizontalFlip = settings.HorizontalFlip,
-                Trainable = TrainableParts.None,
-                CancellationToken = settings.CancellationToken,
-            };
-            try
-            {
-                new TrainingEngine(context.Channel, Options.MetricsCallback)
-                    .Run(teacher.Network, null, new SskdTeacherHeadLoss(head), context.Train, null, context.Normalization, stage);
-            }
-            catch
-            {
-                head.Dispose();
-                throw;
-            }
-
-            SskdTeacherHeadCache.Store(teacher, key, head);
-            return head;
-        }
-        finally
-        {
-            torch.random.set_rng_state(savedState);
-        }
+        return TeacherStage.Train(teacher, context, stage, () => new ProjectionHead(teacher.Network.EmbeddingSize),
+            head => new SskdTeacherHeadLoss(head), Options.MetricsCallback);
     }
-
-    private static string Join(IEnumerable<float> values) => string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 }

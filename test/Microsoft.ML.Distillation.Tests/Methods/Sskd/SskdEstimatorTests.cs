@@ -3,6 +3,7 @@
 using Microsoft.ML.Distillation.Estimators;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
 using Microsoft.ML.Distillation.Methods.Sskd;
+using Microsoft.ML.Distillation.Training;
 
 namespace Microsoft.ML.Distillation.Tests.Methods.Sskd;
 
@@ -53,7 +54,7 @@ public sealed class SskdEstimatorTests
         var ml = SharedTeacher.Ml;
         var data = Keyed(RealImages.Train(ml, 96));
         var teacher = SharedTeacher.Teacher.Model;
-        int before = SskdTeacherHeadCache.CountFor(teacher);
+        int before = TeacherStageCache.CountFor(teacher);
         var firstPhases = new List<string>();
         var secondPhases = new List<string>();
         var first = Small(seed: 4, teacherHeadEpochs: 3);
@@ -62,10 +63,10 @@ public sealed class SskdEstimatorTests
         second.MetricsCallback = m => secondPhases.Add(m.Phase);
 
         using var a = ml.Distillation.Sskd(SharedTeacher.Teacher, first).Fit(data);
-        Assert.AreEqual(before + 1, SskdTeacherHeadCache.CountFor(teacher));
+        Assert.AreEqual(before + 1, TeacherStageCache.CountFor(teacher));
         using var b = ml.Distillation.Sskd(SharedTeacher.Teacher, second).Fit(data);
 
-        Assert.AreEqual(before + 1, SskdTeacherHeadCache.CountFor(teacher), "the second student reused the head");
+        Assert.AreEqual(before + 1, TeacherStageCache.CountFor(teacher), "the second student reused the head");
         CollectionAssert.AreEqual(new[] { "SSKD teacher head", "SSKD teacher head", "SSKD teacher head", "SSKD" }, firstPhases);
         CollectionAssert.AreEqual(new[] { "SSKD" }, secondPhases);
         var expected = a.Model.Network.state_dict();
