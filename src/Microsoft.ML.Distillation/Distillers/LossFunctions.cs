@@ -22,16 +22,23 @@ internal static class LossFunctions
     }
 
     /// <summary>
-    /// <see cref="SoftenedKl(Tensor, Tensor, double)"/> with a learned temperature (a [1] tensor that may carry a gradient, as CTKD's):
-    /// the same value, and a gradient that reaches the temperature through both the softening and the T² factor.
+    /// <see cref="SoftenedKl(Tensor, Tensor, double)"/> with a learned temperature that may carry a gradient (CTKD's): a [1] tensor (one
+    /// T for all rows: the same value as with a number), or [R, 1] (row r softened by T_r and weighted by T_r², then the batch mean).
+    /// The gradient reaches the temperature through both the softening and the T² factor.
     /// </summary>
     public static Tensor SoftenedKl(Tensor studentLogits, Tensor teacherLogits, Tensor temperature)
     {
         using var scope = NewDisposeScope();
         var logPs = nn.functional.log_softmax(studentLogits / temperature, 1);
         var logPt = nn.functional.log_softmax(teacherLogits.detach() / temperature, 1);
-        var kl = (logPt.exp() * (logPt - logPs)).sum() / studentLogits.shape[0];
-        return (kl * temperature.square()).squeeze().MoveToOuterDisposeScope();
+        if (temperature.numel() == 1)
+        {
+            var kl = (logPt.exp() * (logPt - logPs)).sum() / studentLogits.shape[0];
+            return (kl * temperature.square()).squeeze().MoveToOuterDisposeScope();
+        }
+
+        var perRow = (logPt.exp() * (logPt - logPs)).sum(1);
+        return (perRow * temperature.square().view(-1)).mean().MoveToOuterDisposeScope();
     }
 
     /// <summary>

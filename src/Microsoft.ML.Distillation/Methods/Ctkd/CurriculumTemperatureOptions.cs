@@ -10,7 +10,7 @@ namespace Microsoft.ML.Distillation;
 /// easier. The reversal's strength λ follows a cosine curriculum from 0 to −1 over the first <see cref="CurriculumEpochs"/> epochs.
 /// </summary>
 /// <remarks>
-/// <para>Global variant (one τ for all samples), as in the authors' code. Every KL term of the method uses τ, including its τ² factor
+/// <para>Global variant (one τ for all samples, as in the authors' code) by default; see <see cref="InstanceWise"/>. Every KL term of the method uses τ, including its τ² factor
 /// (for HSAKD: the main head's and every auxiliary head's, which is our port; no published result combines HSAKD with CTKD).</para>
 /// <para>The temperature of each epoch is reported in <see cref="TrainingMetrics.Diagnostics"/> as <c>temperature</c>.</para>
 /// </remarks>
@@ -28,4 +28,13 @@ public sealed class CurriculumTemperatureOptions
     /// full reversal from the first epoch, for 24 or fewer).
     /// </summary>
     public int? CurriculumEpochs;
+
+    /// <summary>
+    /// False (default): the global variant, one τ for all samples, as in the authors' released code. True: the instance-wise variant, a
+    /// τ per sample predicted from its teacher and student logits by a small network (<c>Linear(2K, 128) → ReLU → Linear(128, 1)</c>,
+    /// our design: the paper's is not released), each sample's KL weighted by its own τ²; then <c>temperature</c> in the diagnostics is
+    /// the epoch's mean τ, beside <c>temperature_min</c> and <c>temperature_max</c>. Available with Kd and Dkd; HSAKD refuses it (its
+    /// heads predict different label sets).
+    /// </summary>
+    public bool InstanceWise;
 }

@@ -28,7 +28,13 @@ public sealed class DkdEstimator : DistillingEstimatorBase<DkdOptions>
 
     private protected override bool PairsAuxiliaryBranches => false;
 
-    private protected override IDistillationLoss CreateLoss()
-        => new DkdLoss(Options.Temperature, Options.CrossEntropyWeight, Options.TargetWeight, Options.NonTargetWeight,
-            Options.WarmupEpochs ?? DkdLoss.ScaledWarmupEpochs(Options.Epochs), CurriculumTemperature.From(Options.CurriculumTemperature, Options.Epochs));
+    private protected override IDistillationLoss CreateLoss() => Loss(curriculum: null);
+
+    /// <summary>The learned temperature, if any, is created here: after the training seed is set, so its initialisation is seeded.</summary>
+    private protected override IDistillationLoss PrepareLoss(IDistillationLoss loss, LossPreparation context)
+        => Options.CurriculumTemperature is null ? loss : Loss(CurriculumTemperature.From(Options.CurriculumTemperature, Options.Epochs, Teacher!.ClassCount));
+
+    private DkdLoss Loss(CurriculumTemperature? curriculum)
+        => new(Options.Temperature, Options.CrossEntropyWeight, Options.TargetWeight, Options.NonTargetWeight,
+            Options.WarmupEpochs ?? DkdLoss.ScaledWarmupEpochs(Options.Epochs), curriculum);
 }

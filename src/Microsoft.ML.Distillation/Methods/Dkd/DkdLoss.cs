@@ -65,7 +65,7 @@ internal sealed class DkdLoss : IDistillationLoss
         var ce = LossFunctions.CrossEntropy(batch.Student.Logits, batch.Labels) * CrossEntropyWeight;
         var (tckd, nckd) = Curriculum is null
             ? Terms(batch.Student.Logits, teacher.Logits, batch.Labels, Temperature)
-            : Terms(batch.Student.Logits, teacher.Logits, batch.Labels, Curriculum.Temperature(batch.Step));
+            : Terms(batch.Student.Logits, teacher.Logits, batch.Labels, Curriculum.Temperature(batch.Step, batch.Student.Logits, teacher.Logits));
         var weightedTckd = tckd * (w * TargetWeight);
         var weightedNckd = nckd * (w * NonTargetWeight);
         return new LossResult(ce + weightedTckd + weightedNckd,
@@ -83,7 +83,7 @@ internal sealed class DkdLoss : IDistillationLoss
         return Terms(studentLogits, teacherLogits, labels, t);
     }
 
-    /// <summary>TCKD and NCKD with a temperature tensor ([1] or a scalar; CTKD's carries a gradient).</summary>
+    /// <summary>TCKD and NCKD with a temperature tensor ([1] or a scalar, or [B, 1] per row; CTKD's carries a gradient).</summary>
     public static (Tensor Tckd, Tensor Nckd) Terms(Tensor studentLogits, Tensor teacherLogits, Tensor labels, Tensor temperature)
     {
         using var scope = NewDisposeScope();
@@ -92,12 +92,19 @@ internal sealed class DkdLoss : IDistillationLoss
         var (sTarget, sRest, sNonTarget) = Split(studentLogits / temperature, target);
         var (tTarget, tRest, tNonTarget) = Split(teacherLogits.detach() / temperature, target);
 
-        // KL(b_t ‖ b_s) over the two cells (target, rest).
-        var tckd = (tTarget.exp() * (tTarget - sTarget) + tRest.exp() * (tRest - sRest)).sum();
+        // KL(b_t ‖ b_s) over the two cells (target, rest), per row.
+        var tckd = tTarget.exp() * (tTarget - sTarget) + tRest.exp() * (tRest - sRest);
         // KL(p̂_t ‖ p̂_s) over the non-target classes; the target's column holds 0 · (finite) after the mask.
-        var nckd = (tNonTarget.exp() * (tNonTarget - sNonTarget)).sum();
-        var scale = temperature.square().squeeze() / rows;
-        return ((tckd * scale).MoveToOuterDisposeScope(), (nckd * scale).MoveToOuterDisposeScope());
+        var nckd = tNonTarget.exp() * (tNonTarget - sNonTarget);
+        if (temperature.numel() == 1)
+        {
+            var scale = temperature.square().squeeze() / rows;
+            return ((tckd.sum() * scale).MoveToOuterDisposeScope(), (nckd.sum() * scale).MoveToOuterDisposeScope());
+        }
+
+        // One temperature per row ([B, 1], CTKD's instance-wise variant): each row's KL weighted by its own T², then the batch mean.
+        var perRowScale = temperature.square().view(-1);
+        return (((tckd * perRowScale).sum() / rows).MoveToOuterDisposeScope(), ((nckd.sum(1) * perRowScale).sum() / rows).MoveToOuterDisposeScope());
     }
 
     /// <summary>

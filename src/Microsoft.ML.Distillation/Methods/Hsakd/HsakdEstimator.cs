@@ -32,6 +32,12 @@ public sealed class HsakdEstimator : DistillingEstimatorBase<HsakdOptions>
     {
         LossOptionsValidation.CheckTemperature(options.Temperature);
         CurriculumTemperature.Validate(options.CurriculumTemperature);
+        if (options.CurriculumTemperature is { InstanceWise: true })
+            throw new ArgumentException(
+                "CurriculumTemperature.InstanceWise is not available with HSAKD: its heads predict different label sets (the classes, and the " +
+                "joint class x rotation labels of the auxiliary branches), so no single per-sample temperature network fits them. Use the " +
+                "global curriculum temperature (InstanceWise = false), or the instance-wise one with Kd or Dkd.",
+                $"{nameof(HsakdOptions.CurriculumTemperature)}.{nameof(CurriculumTemperatureOptions.InstanceWise)}");
         LossOptionsValidation.CheckWeight(options.CrossEntropyWeight, nameof(options.CrossEntropyWeight));
         LossOptionsValidation.CheckWeight(options.AuxiliaryDistillationWeight, nameof(options.AuxiliaryDistillationWeight));
         LossOptionsValidation.CheckWeight(options.DistillationWeight, nameof(options.DistillationWeight));
@@ -40,7 +46,12 @@ public sealed class HsakdEstimator : DistillingEstimatorBase<HsakdOptions>
 
     private protected override bool PairsAuxiliaryBranches => true;
 
-    private protected override IDistillationLoss CreateLoss()
-        => new HsakdLoss(Options.Temperature, Options.CrossEntropyWeight, Options.AuxiliaryDistillationWeight, Options.DistillationWeight,
-            CurriculumTemperature.From(Options.CurriculumTemperature, Options.Epochs));
+    private protected override IDistillationLoss CreateLoss() => Loss(curriculum: null);
+
+    /// <summary>The learned temperature, if any, is created here: after the training seed is set, so its initialisation is seeded.</summary>
+    private protected override IDistillationLoss PrepareLoss(IDistillationLoss loss, LossPreparation context)
+        => Options.CurriculumTemperature is null ? loss : Loss(CurriculumTemperature.From(Options.CurriculumTemperature, Options.Epochs, Teacher!.ClassCount));
+
+    private HsakdLoss Loss(CurriculumTemperature? curriculum)
+        => new(Options.Temperature, Options.CrossEntropyWeight, Options.AuxiliaryDistillationWeight, Options.DistillationWeight, curriculum);
 }

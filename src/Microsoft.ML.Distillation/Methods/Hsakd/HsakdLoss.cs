@@ -57,7 +57,7 @@ internal sealed class HsakdLoss : IDistillationLoss
                 $"HSAKD pairs auxiliary branches one-to-one, but the student has {student.AuxLogits.Count} and the teacher {teacher.AuxLogits.Count}.");
 
         var ce = LossFunctions.CrossEntropy(Rotations.Originals(student.Logits), batch.Labels) * CrossEntropyWeight;
-        var learned = Curriculum?.Temperature(batch.Step);
+        var learned = Curriculum?.Temperature(batch.Step, student.Logits, teacher.Logits);
         Tensor Kl(Tensor s, Tensor t) => learned is null ? LossFunctions.SoftenedKl(s, t, Temperature) : LossFunctions.SoftenedKl(s, t, learned);
         Tensor aux = zeros(1, device: ce.device).squeeze();
         for (int l = 0; l < student.AuxLogits.Count; l++)

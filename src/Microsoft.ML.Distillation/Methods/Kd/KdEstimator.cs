@@ -24,7 +24,12 @@ public sealed class KdEstimator : DistillingEstimatorBase<KdOptions>
 
     private protected override bool PairsAuxiliaryBranches => false;
 
-    private protected override IDistillationLoss CreateLoss()
-        => new KdLoss(Options.Temperature, Options.CrossEntropyWeight, Options.DistillationWeight,
-            CurriculumTemperature.From(Options.CurriculumTemperature, Options.Epochs));
+    private protected override IDistillationLoss CreateLoss() => Loss(curriculum: null);
+
+    /// <summary>The learned temperature, if any, is created here: after the training seed is set, so its initialisation is seeded.</summary>
+    private protected override IDistillationLoss PrepareLoss(IDistillationLoss loss, LossPreparation context)
+        => Options.CurriculumTemperature is null ? loss : Loss(CurriculumTemperature.From(Options.CurriculumTemperature, Options.Epochs, Teacher!.ClassCount));
+
+    private KdLoss Loss(CurriculumTemperature? curriculum)
+        => new(Options.Temperature, Options.CrossEntropyWeight, Options.DistillationWeight, curriculum);
 }

@@ -46,7 +46,7 @@ internal sealed class KdLoss : IDistillationLoss
         var ce = LossFunctions.CrossEntropy(batch.Student.Logits, batch.Labels) * CrossEntropyWeight;
         var kd = (Curriculum is null
             ? LossFunctions.SoftenedKl(batch.Student.Logits, teacher.Logits, Temperature)
-            : LossFunctions.SoftenedKl(batch.Student.Logits, teacher.Logits, Curriculum.Temperature(batch.Step))) * DistillationWeight;
+            : LossFunctions.SoftenedKl(batch.Student.Logits, teacher.Logits, Curriculum.Temperature(batch.Step, batch.Student.Logits, teacher.Logits))) * DistillationWeight;
         return new LossResult(ce + kd, new[]
         {
             new KeyValuePair<string, Tensor>("ce", ce),

@@ -18,7 +18,7 @@ public sealed class CurriculumTemperatureTests
     [TestMethod]
     public void Lambda_FollowsTheCosineCurriculum_FromZeroToMinusOne()
     {
-        using var curriculum = new CurriculumTemperature(1, 20, curriculumEpochs: 10);
+        using var curriculum = new GlobalCurriculumTemperature(1, 20, curriculumEpochs: 10);
 
         Assert.AreEqual((Math.Cos(Math.PI / 10) + 1) / 2 - 1, curriculum.Lambda(0), 1e-12, "epoch 1 of 10 (the reference counts from 1)");
         Assert.AreEqual(-0.0245, curriculum.Lambda(0), 1e-4);
@@ -33,7 +33,7 @@ public sealed class CurriculumTemperatureTests
     [TestMethod]
     public void Temperature_StartsAt1Plus20SigmoidOf1_AndStaysWithinItsBounds()
     {
-        using var curriculum = new CurriculumTemperature(1, 20, 10);
+        using var curriculum = new GlobalCurriculumTemperature(1, 20, 10);
 
         Assert.AreEqual(1 + 20 / (1 + Math.Exp(-1)), curriculum.Current(), 1e-5, "θ starts at 1: τ ≈ 15.62");
         foreach (float theta in new[] { -1000f, -5f, 0f, 5f, 1000f })
@@ -52,7 +52,7 @@ public sealed class CurriculumTemperatureTests
         using var scope = NewDisposeScope();
         double GradientOfTheta(double lambda, out double loss, out float[] studentGradient)
         {
-            using var curriculum = new CurriculumTemperature(1, 20, 10);
+            using var curriculum = new GlobalCurriculumTemperature(1, 20, 10);
             var student = tensor(Student).requires_grad_(true);
             var kd = LossFunctions.SoftenedKl(student, tensor(Teacher), curriculum.Temperature(lambda));
             kd.backward();
@@ -75,7 +75,7 @@ public sealed class CurriculumTemperatureTests
     public void LearnedTemperature_GivesTheFixedTemperaturesLossAtTheSameValue()
     {
         using var scope = NewDisposeScope();
-        using var curriculum = new CurriculumTemperature(1, 20, 10);
+        using var curriculum = new GlobalCurriculumTemperature(1, 20, 10);
         var tau = curriculum.Temperature(-1.0);
 
         double learned = LossFunctions.SoftenedKl(tensor(Student), tensor(Teacher), tau).item<float>();
