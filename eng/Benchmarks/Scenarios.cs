@@ -262,7 +262,7 @@ internal static class Scenarios
     private static ScenarioResult TeacherForward(string name, BenchmarkOptions o, bool fold)
     {
         using var teacher = NetworkRegistry.Create("wrn40_2", 3, 100);
-        using var lease = new FrozenTeacher(teacher, CPU, computeAuxiliary: true, foldBatchNorms: fold);
+        using var lease = new FrozenNetwork(teacher, CPU, computeAuxiliary: true, foldBatchNorms: fold);
         var times = new List<double>();
         for (int i = 0; i < o.Warmup + o.Steps; i++)
         {

@@ -73,7 +73,7 @@ internal static class FidelityBenchmark
         }
         double Accuracy(ITransformer model) => ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
         void Log(TrainingMetrics m) => Console.WriteLine("    " + m);
-        T Common<T>(T options, int epochs, int seed) where T : DistillationTrainerOptions
+        T Common<T>(T options, int epochs, int seed) where T : TrainingOptions
         {
             options.Epochs = epochs;
             options.BatchSize = Int("--batch-size");

@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Distillation.Estimators;
+using Microsoft.ML.Distillation.Onnx;
 using Microsoft.ML.Distillation.Persistence;
 using Microsoft.ML.Distillation.Transformers;
 using Microsoft.ML.Runtime;
@@ -41,12 +42,12 @@ public sealed class DistillationCatalog
     /// </code>
     /// </example>
     public TeacherEstimator Teacher(
-        string labelColumnName = DistillationTrainerOptions.Defaults.LabelColumnName,
-        string imageColumnName = DistillationTrainerOptions.Defaults.ImageColumnName,
+        string labelColumnName = TrainingOptions.Defaults.LabelColumnName,
+        string imageColumnName = TrainingOptions.Defaults.ImageColumnName,
         string architecture = TeacherOptions.DefaultArchitecture,
-        int epochs = DistillationTrainerOptions.Defaults.Epochs,
-        int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
-        double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
+        int epochs = TrainingOptions.Defaults.Epochs,
+        int batchSize = TrainingOptions.Defaults.BatchSize,
+        double learningRate = TrainingOptions.Defaults.LearningRate)
         => new(Environment, Flat(new TeacherOptions(), labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
 
     /// <summary>Pretrains an HSAKD teacher with every option available.</summary>
@@ -68,12 +69,12 @@ public sealed class DistillationCatalog
     /// <param name="learningRate">Initial SGD learning rate.</param>
     /// <returns>An estimator whose <c>Fit</c> returns the student as an <see cref="ImageClassifierTransformer"/>.</returns>
     public HsakdEstimator Hsakd(ITransformer teacher,
-        string labelColumnName = DistillationTrainerOptions.Defaults.LabelColumnName,
-        string imageColumnName = DistillationTrainerOptions.Defaults.ImageColumnName,
+        string labelColumnName = TrainingOptions.Defaults.LabelColumnName,
+        string imageColumnName = TrainingOptions.Defaults.ImageColumnName,
         string architecture = StudentOptions.DefaultArchitecture,
-        int epochs = DistillationTrainerOptions.Defaults.Epochs,
-        int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
-        double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
+        int epochs = TrainingOptions.Defaults.Epochs,
+        int batchSize = TrainingOptions.Defaults.BatchSize,
+        double learningRate = TrainingOptions.Defaults.LearningRate)
         => new(Environment, teacher, Flat(new HsakdOptions(), labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
 
     /// <summary>Distils a teacher into a student with HSAKD, with every option available.</summary>
@@ -102,12 +103,12 @@ public sealed class DistillationCatalog
     /// <param name="learningRate">Initial SGD learning rate.</param>
     /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
     public SskdEstimator Sskd(ITransformer teacher,
-        string labelColumnName = DistillationTrainerOptions.Defaults.LabelColumnName,
-        string imageColumnName = DistillationTrainerOptions.Defaults.ImageColumnName,
+        string labelColumnName = TrainingOptions.Defaults.LabelColumnName,
+        string imageColumnName = TrainingOptions.Defaults.ImageColumnName,
         string architecture = StudentOptions.DefaultArchitecture,
-        int epochs = DistillationTrainerOptions.Defaults.Epochs,
-        int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
-        double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
+        int epochs = TrainingOptions.Defaults.Epochs,
+        int batchSize = TrainingOptions.Defaults.BatchSize,
+        double learningRate = TrainingOptions.Defaults.LearningRate)
         => new(Environment, teacher, Flat(new SskdOptions(), labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
 
     /// <summary>Distils a teacher into a student with SSKD, with every option available.</summary>
@@ -132,12 +133,12 @@ public sealed class DistillationCatalog
     /// <param name="learningRate">Initial SGD learning rate.</param>
     /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
     public KdEstimator Kd(ITransformer teacher,
-        string labelColumnName = DistillationTrainerOptions.Defaults.LabelColumnName,
-        string imageColumnName = DistillationTrainerOptions.Defaults.ImageColumnName,
+        string labelColumnName = TrainingOptions.Defaults.LabelColumnName,
+        string imageColumnName = TrainingOptions.Defaults.ImageColumnName,
         string architecture = StudentOptions.DefaultArchitecture,
-        int epochs = DistillationTrainerOptions.Defaults.Epochs,
-        int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
-        double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
+        int epochs = TrainingOptions.Defaults.Epochs,
+        int batchSize = TrainingOptions.Defaults.BatchSize,
+        double learningRate = TrainingOptions.Defaults.LearningRate)
         => new(Environment, teacher, Flat(new KdOptions(), labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
 
     /// <summary>Vanilla knowledge distillation with every option available.</summary>
@@ -202,12 +203,12 @@ public sealed class DistillationCatalog
     /// <param name="learningRate">Initial SGD learning rate.</param>
     /// <returns>An estimator whose <c>Fit</c> returns the trained network.</returns>
     public BaselineEstimator Baseline(
-        string labelColumnName = DistillationTrainerOptions.Defaults.LabelColumnName,
-        string imageColumnName = DistillationTrainerOptions.Defaults.ImageColumnName,
+        string labelColumnName = TrainingOptions.Defaults.LabelColumnName,
+        string imageColumnName = TrainingOptions.Defaults.ImageColumnName,
         string architecture = StudentOptions.DefaultArchitecture,
-        int epochs = DistillationTrainerOptions.Defaults.Epochs,
-        int batchSize = DistillationTrainerOptions.Defaults.BatchSize,
-        double learningRate = DistillationTrainerOptions.Defaults.LearningRate)
+        int epochs = TrainingOptions.Defaults.Epochs,
+        int batchSize = TrainingOptions.Defaults.BatchSize,
+        double learningRate = TrainingOptions.Defaults.LearningRate)
         => new(Environment, Flat(new StudentOptions(), labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
 
     /// <summary>The no-teacher baseline with every option available.</summary>
@@ -218,7 +219,7 @@ public sealed class DistillationCatalog
     /// <summary>Fills the arguments every flat overload shares into an options object.</summary>
     private static TOptions Flat<TOptions>(TOptions options, string labelColumnName, string imageColumnName, string architecture,
         int epochs, int batchSize, double learningRate)
-        where TOptions : DistillationTrainerOptions
+        where TOptions : TrainingOptions
     {
         options.LabelColumnName = labelColumnName;
         options.ImageColumnName = imageColumnName;

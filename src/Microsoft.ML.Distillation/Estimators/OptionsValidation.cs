@@ -8,7 +8,7 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// <summary>Checks options when an estimator is created, so a bad value fails before any data is read.</summary>
 internal static class OptionsValidation
 {
-    public static void Check(DistillationTrainerOptions o)
+    public static void Check(TrainingOptions o)
     {
         RequireName(o.LabelColumnName, nameof(o.LabelColumnName));
         RequireName(o.ImageColumnName, nameof(o.ImageColumnName));
@@ -52,7 +52,7 @@ internal static class OptionsValidation
             throw new ArgumentOutOfRangeException(nameof(o.ImageChannels), $"{o.ImageChannels}x{o.ImageHeight}x{o.ImageWidth}", "ImageChannels, ImageHeight and ImageWidth must be positive.");
     }
 
-    public static ImageShape? ShapeHint(DistillationTrainerOptions o)
+    public static ImageShape? ShapeHint(TrainingOptions o)
         => o.ImageChannels is int c && o.ImageHeight is int h && o.ImageWidth is int w ? new ImageShape(c, h, w) : null;
 
     private static void Positive(int value, string name)

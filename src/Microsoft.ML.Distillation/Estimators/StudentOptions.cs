@@ -5,7 +5,7 @@ using Microsoft.ML.Distillation.Estimators;
 namespace Microsoft.ML.Distillation;
 
 /// <summary>Options shared by every student: the network to train (default "wrn16_2") and the training schedule.</summary>
-public class StudentOptions : DistillationTrainerOptions
+public class StudentOptions : TrainingOptions
 {
     /// <summary>Default student architecture: "wrn16_2".</summary>
     public const string DefaultArchitecture = "wrn16_2";

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// <c>mlContext.Distillation.Distill(teacher, method, options)</c>. Any teacher and student families; the networks see the original
 /// (unrotated) images.
 /// </summary>
-public sealed class DistillationMethodEstimator : DistillingEstimatorBase<StudentOptions>
+public sealed class DistillationMethodEstimator : TeacherStudentEstimatorBase<StudentOptions>
 {
     private readonly DistillationMethod _method;
 

@@ -48,7 +48,7 @@ internal sealed class TrainingSettings
     public ResumePoint? ResumeFrom { get; init; }
 
     /// <summary>
-    /// Run the teacher as a folded inference-only copy (<see cref="FrozenTeacher"/>) instead of the caller's network in eval mode.
+    /// Run the teacher as a folded inference-only copy (<see cref="FrozenNetwork"/>) instead of the caller's network in eval mode.
     /// False by default: on the 2-core CPU build machine it measured no faster (teacher forward within 1%, batch norms are a small
     /// share of the time next to the convolutions) and the copy costs the teacher's parameters again (31 MiB for WRN-40-2);
     /// see docs/benchmarks.md. Tests run a step both ways.
@@ -127,8 +127,8 @@ internal sealed class TrainingEngine
         var clock = Stopwatch.StartNew();
 
         using var teacherLease = teacher is null ? null
-            : new FrozenTeacher(teacher, device, loss.UsesAuxiliaryBranches, settings.FoldTeacherBatchNorms, settings.ChannelsLast && teacher.PrefersChannelsLast);
-        using var frozenNetwork = settings.Trainable == TrainableParts.None ? new FrozenTeacher(student, device, loss.UsesAuxiliaryBranches) : null;
+            : new FrozenNetwork(teacher, device, loss.UsesAuxiliaryBranches, settings.FoldTeacherBatchNorms, settings.ChannelsLast && teacher.PrefersChannelsLast);
+        using var frozenNetwork = settings.Trainable == TrainableParts.None ? new FrozenNetwork(student, device, loss.UsesAuxiliaryBranches) : null;
         var parameters = settings.Trainable == TrainableParts.None ? [] : PrepareStudent(student, settings.Trainable, device);
         // Inputs follow the student's layout; a channels-last teacher copy converts its input in its first convolution.
         bool channelsLastInputs = settings.ChannelsLast && student.PrefersChannelsLast && settings.Trainable != TrainableParts.None;
@@ -335,7 +335,7 @@ internal sealed class TrainingEngine
     private static void SetTrainingModes(ClassifierNetwork student, TrainableParts trainable)
     {
         if (trainable == TrainableParts.None)
-            return; // FrozenTeacher keeps it in eval mode
+            return; // FrozenNetwork keeps it in eval mode
         student.train();
         if (trainable == TrainableParts.AuxiliaryOnly)
             student.Backbone.eval();

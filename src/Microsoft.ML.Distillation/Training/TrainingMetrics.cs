@@ -5,7 +5,7 @@ using System.Text;
 
 namespace Microsoft.ML.Distillation;
 
-/// <summary>What one training epoch achieved; passed to <see cref="DistillationTrainerOptions.MetricsCallback"/> and written to the ML.NET log.</summary>
+/// <summary>What one training epoch achieved; passed to <see cref="TrainingOptions.MetricsCallback"/> and written to the ML.NET log.</summary>
 public sealed class TrainingMetrics
 {
     internal TrainingMetrics(string phase, int epoch, int epochCount, double loss, IReadOnlyDictionary<string, double> lossTerms,

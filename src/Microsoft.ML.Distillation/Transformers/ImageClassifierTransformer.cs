@@ -3,7 +3,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Persistence;
-using Microsoft.ML.Distillation.Persistence.Onnx;
+using Microsoft.ML.Distillation.Onnx;
 using Microsoft.ML.Distillation.Transformers;
 using Microsoft.ML.Runtime;
 

@@ -81,7 +81,7 @@ public sealed class ChannelsLastTests
     /// The parameter updates agree less well than the loss: measured on the build machine, up to about 1e-3 of a tensor's largest
     /// update for the ResNets, where running the NCHW path on 1 instead of 2 threads moves them by at most 2e-4; for MobileNetV2
     /// some batch-norm bias updates differ by more than their own size (not explained yet, so only its loss is compared). That gap
-    /// is why <see cref="DistillationTrainerOptions.ChannelsLast"/> is off by default; the ResNet bound here (5e-2) catches a
+    /// is why <see cref="TrainingOptions.ChannelsLast"/> is off by default; the ResNet bound here (5e-2) catches a
     /// wrong layout (differences of order 1), not rounding.
     /// </summary>
     [TestMethod]

@@ -10,7 +10,7 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// The no-teacher baseline: the same student trained with cross-entropy alone, through the same engine and schedule, so the
 /// gain of a distiller can be measured. Create it with <c>mlContext.Distillation.Baseline</c>.
 /// </summary>
-public sealed class BaselineEstimator : DistillationEstimatorBase<StudentOptions>
+public sealed class BaselineEstimator : ImageClassifierEstimatorBase<StudentOptions>
 {
     internal BaselineEstimator(IHostEnvironment env, StudentOptions options)
         : base(env, options, "Baseline")

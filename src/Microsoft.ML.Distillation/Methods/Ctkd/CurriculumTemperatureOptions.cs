@@ -24,7 +24,7 @@ public sealed class CurriculumTemperatureOptions
 
     /// <summary>
     /// Epochs over which λ goes from 0 to −1: in (1-based) epoch e, <c>λ = (cos(π · min(e, L) / L) + 1) / 2 − 1</c>. Default null: the
-    /// paper's 10 of 240 epochs scaled to <see cref="DistillationTrainerOptions.Epochs"/>, L = ⌈Epochs / 24⌉ (10 for 240 epochs; 1, a
+    /// paper's 10 of 240 epochs scaled to <see cref="TrainingOptions.Epochs"/>, L = ⌈Epochs / 24⌉ (10 for 240 epochs; 1, a
     /// full reversal from the first epoch, for 24 or fewer).
     /// </summary>
     public int? CurriculumEpochs;

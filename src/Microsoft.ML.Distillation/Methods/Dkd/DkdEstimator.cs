@@ -12,7 +12,7 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// weighted independently, with a linear warm-up of both. Create it with <c>mlContext.Distillation.Dkd</c>. Any teacher and student
 /// families; logits only.
 /// </summary>
-public sealed class DkdEstimator : DistillingEstimatorBase<DkdOptions>
+public sealed class DkdEstimator : TeacherStudentEstimatorBase<DkdOptions>
 {
     internal DkdEstimator(IHostEnvironment env, ITransformer teacher, DkdOptions options)
         : base(env, options, "DKD", teacher)

@@ -31,7 +31,7 @@ public sealed class DkdOptions : StudentOptions
 
     /// <summary>
     /// Epochs over which the weight of both distillation terms rises linearly to 1: in (1-based) epoch e it is min(e / W, 1), as in
-    /// the authors' code. Default null: the paper's 20 of 240 epochs scaled to <see cref="DistillationTrainerOptions.Epochs"/>,
+    /// the authors' code. Default null: the paper's 20 of 240 epochs scaled to <see cref="TrainingOptions.Epochs"/>,
     /// W = ⌈Epochs / 12⌉ (20 for 240 epochs, 1 for 12 or fewer, i.e. no warm-up in short runs).
     /// </summary>
     public int? WarmupEpochs;

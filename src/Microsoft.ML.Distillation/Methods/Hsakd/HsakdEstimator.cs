@@ -25,7 +25,7 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// The teacher and student must have the same number of auxiliary branches (WRN and CIFAR ResNet: 3; VGG: 4).
 /// ]]></format>
 /// </remarks>
-public sealed class HsakdEstimator : DistillingEstimatorBase<HsakdOptions>
+public sealed class HsakdEstimator : TeacherStudentEstimatorBase<HsakdOptions>
 {
     internal HsakdEstimator(IHostEnvironment env, ITransformer teacher, HsakdOptions options)
         : base(env, options, "HSAKD", teacher)

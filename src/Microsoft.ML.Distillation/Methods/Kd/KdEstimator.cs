@@ -11,7 +11,7 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// Vanilla knowledge distillation (Hinton et al., 2015): the student's softened class distribution mimics the teacher's
 /// (T = 4), beside a small cross-entropy term. Create it with <c>mlContext.Distillation.Kd</c>.
 /// </summary>
-public sealed class KdEstimator : DistillingEstimatorBase<KdOptions>
+public sealed class KdEstimator : TeacherStudentEstimatorBase<KdOptions>
 {
     internal KdEstimator(IHostEnvironment env, ITransformer teacher, KdOptions options)
         : base(env, options, "KD", teacher)

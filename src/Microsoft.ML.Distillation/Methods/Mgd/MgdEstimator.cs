@@ -31,7 +31,7 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// Teacher and student may be of any two families.
 /// ]]></format>
 /// </remarks>
-public sealed class MgdEstimator : DistillingEstimatorBase<MgdOptions>
+public sealed class MgdEstimator : TeacherStudentEstimatorBase<MgdOptions>
 {
     /// <summary>Seed stream of the branch pre-stage in <see cref="Data.SeedDerivation"/> (above the epoch numbers the batch order uses).</summary>
     internal const long TeacherBranchStream = (1L << 32) + 12;

@@ -35,7 +35,7 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// Teacher and student may be of any two families (no auxiliary branches are paired).
 /// ]]></format>
 /// </remarks>
-public sealed class SskdEstimator : DistillingEstimatorBase<SskdOptions>
+public sealed class SskdEstimator : TeacherStudentEstimatorBase<SskdOptions>
 {
     /// <summary>Seed stream of the teacher-head stage in <see cref="SeedDerivation"/>.</summary>
     internal const int TeacherHeadStream = 7;

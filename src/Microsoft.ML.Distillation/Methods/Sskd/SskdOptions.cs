@@ -13,11 +13,11 @@ namespace Microsoft.ML.Distillation;
 /// so a sweep of students over the same data with the same seed pays for it once.
 /// </summary>
 /// <remarks>
-/// The reference trains MobileNetV2 and ShuffleNet students with <see cref="DistillationTrainerOptions.LearningRate"/> 0.01 instead of 0.05.
+/// The reference trains MobileNetV2 and ShuffleNet students with <see cref="TrainingOptions.LearningRate"/> 0.01 instead of 0.05.
 /// </remarks>
 public sealed class SskdOptions : StudentOptions
 {
-    /// <summary>Creates options with the documented defaults (<see cref="DistillationTrainerOptions.Nesterov"/> false, as in the reference).</summary>
+    /// <summary>Creates options with the documented defaults (<see cref="TrainingOptions.Nesterov"/> false, as in the reference).</summary>
     public SskdOptions()
     {
         Nesterov = false;
@@ -57,7 +57,7 @@ public sealed class SskdOptions : StudentOptions
     public double SimilaritySelectionRatio = 0.75;
 
     /// <summary>Epochs of the teacher's projection-head training (stage 2). Default 60; the rate drops x0.1 at 50 % and 75 % of them (rounded
-    /// down; as for <see cref="DistillationTrainerOptions.LearningRateMilestones"/>, a drop that rounds to epoch 0 is left out, so a
+    /// down; as for <see cref="TrainingOptions.LearningRateMilestones"/>, a drop that rounds to epoch 0 is left out, so a
     /// 1-epoch stage trains at <see cref="TeacherHeadLearningRate"/>).</summary>
     public int TeacherHeadEpochs = 60;
 

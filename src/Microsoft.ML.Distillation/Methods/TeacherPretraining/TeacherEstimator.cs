@@ -34,7 +34,7 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// | Required NuGet in addition to Microsoft.ML | Microsoft.ML.Distillation (TorchSharp, libtorch) |
 /// ]]></format>
 /// </remarks>
-public sealed class TeacherEstimator : DistillationEstimatorBase<TeacherOptions>
+public sealed class TeacherEstimator : ImageClassifierEstimatorBase<TeacherOptions>
 {
     internal TeacherEstimator(IHostEnvironment env, TeacherOptions options)
         : base(env, options, "Teacher")

@@ -3,7 +3,7 @@
 namespace Microsoft.ML.Distillation;
 
 /// <summary>Options of <c>mlContext.Distillation.Teacher</c>: a network with HSAKD auxiliary branches trained on class and rotation.</summary>
-public sealed class TeacherOptions : DistillationTrainerOptions
+public sealed class TeacherOptions : TrainingOptions
 {
     /// <summary>Default teacher architecture: "wrn40_2".</summary>
     public const string DefaultArchitecture = "wrn40_2";

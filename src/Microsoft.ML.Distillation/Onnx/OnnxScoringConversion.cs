@@ -4,7 +4,7 @@ using System.Reflection;
 using System.Runtime.ExceptionServices;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Distillation.Transformers;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// Walks a fitted model and replaces every <see cref="ImageClassifierTransformer"/> with its <see cref="OnnxScoringChain"/>,

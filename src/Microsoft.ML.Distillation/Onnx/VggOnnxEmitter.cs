@@ -2,7 +2,7 @@
 
 using Microsoft.ML.Distillation.Networks;
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// <see cref="VggBackbone"/> as ONNX, following its forward: ReLU(block0), then pool + ReLU(block) for blocks 1..3, ReLU(block4)

@@ -2,7 +2,7 @@
 
 using Microsoft.ML.Distillation.Networks;
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// <see cref="ShuffleNetV1Backbone"/> as ONNX, following its forward: ReLU(BN(conv1(x))), the units of layer1..3, global average

@@ -3,6 +3,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Data;
+using Microsoft.ML.Distillation.Onnx;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.Persistence;
@@ -15,7 +16,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Tests.Persistence;
+namespace Microsoft.ML.Distillation.Tests.Onnx;
 
 /// <summary>
 /// Deployment without TorchSharp: <see cref="ImageClassifierTransformer.ExportOnnx(string)"/> for ONNX Runtime users, and

@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// The protocol-buffers wire format, as far as ONNX needs it: varints, 32-bit floats, length-delimited strings, bytes,

@@ -2,7 +2,7 @@
 
 using Microsoft.ML.Distillation.Networks;
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// <see cref="WideResNetBackbone"/> as ONNX, following its forward: conv1, the pre-activation blocks of block1..3,

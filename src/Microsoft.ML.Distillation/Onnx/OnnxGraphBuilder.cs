@@ -2,7 +2,7 @@
 
 using System.Globalization;
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// Collects the nodes and initializers of one ONNX graph in topological order. Every value and node gets a unique name

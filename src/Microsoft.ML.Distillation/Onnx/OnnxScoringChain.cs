@@ -3,12 +3,13 @@
 using System.Globalization;
 using Microsoft.ML.Data;
 using Microsoft.ML.Distillation.Data;
-using Microsoft.ML.Distillation.Persistence.Onnx;
+using Microsoft.ML.Distillation.Transformers;
+using Microsoft.ML.Distillation.Onnx;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
 using Microsoft.ML.Transforms.Onnx;
 
-namespace Microsoft.ML.Distillation.Transformers;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// Builds the chain of ML.NET's own public, savable transformers that computes what an <see cref="ImageClassifierTransformer"/>

@@ -18,10 +18,10 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// tensors once, seed, build the network, run the shared <see cref="TrainingEngine"/>, and wrap the result as an
 /// <see cref="ImageClassifierTransformer"/>. A concrete estimator supplies the network, the loss and the teacher, if any.
 /// </summary>
-public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClassifierTransformer>
-    where TOptions : DistillationTrainerOptions
+public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageClassifierTransformer>
+    where TOptions : TrainingOptions
 {
-    private protected DistillationEstimatorBase(IHostEnvironment env, TOptions options, string phase)
+    private protected ImageClassifierEstimatorBase(IHostEnvironment env, TOptions options, string phase)
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(options);
@@ -196,7 +196,7 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
                 throw new ArgumentException(
                     $"Cannot resume from '{newest}': it was written for {what} {inCheckpoint}, but this training has {now}. " +
                     "Use another CheckpointDirectory, or the options and data of the interrupted training.",
-                    nameof(DistillationTrainerOptions.Resume));
+                    nameof(TrainingOptions.Resume));
         }
         Require(string.Equals(m.Phase, Phase, StringComparison.Ordinal), "phase", m.Phase, Phase);
         Require(NetworkRegistry.Normalize(m.Architecture) == NetworkRegistry.Normalize(Options.Architecture), "architecture", m.Architecture, Options.Architecture);
@@ -210,7 +210,7 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
     }
 
     /// <summary>
-    /// Reads <paramref name="data"/> into tensors; with <see cref="DistillationTrainerOptions.SkipUnreadableImages"/>, rows whose image
+    /// Reads <paramref name="data"/> into tensors; with <see cref="TrainingOptions.SkipUnreadableImages"/>, rows whose image
     /// cannot be read are left out, each logged as a warning naming its row and file, then their number.
     /// </summary>
     private ImageTensorDataset ReadData(IDataView data, ImageColumnInfo image, LabelColumnInfo label, string role, IChannel channel)
@@ -236,7 +236,7 @@ public abstract class DistillationEstimatorBase<TOptions> : IEstimator<ImageClas
 
     private ImageTensorDataset ReadValidation(IDataView validationSet, ImageTensorDataset train, IChannel channel)
     {
-        const string option = nameof(DistillationTrainerOptions.ValidationSet);
+        const string option = nameof(TrainingOptions.ValidationSet);
         var image = ImageSchemaValidator.ValidateImageColumn(validationSet.Schema, Options.ImageColumnName, train.Shape, option, "the training data");
         var label = ImageSchemaValidator.ValidateLabelColumn(validationSet.Schema, Options.LabelColumnName, option);
         if (label.ClassCount != train.ClassCount)

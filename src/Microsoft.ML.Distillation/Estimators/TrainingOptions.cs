@@ -7,7 +7,7 @@ namespace Microsoft.ML.Distillation;
 /// Defaults follow the HSAKD paper's CIFAR-100 recipe (SGD, momentum 0.9, Nesterov, weight decay 5e-4, batch 64, 240 epochs,
 /// learning rate × 0.1 at 62.5%, 75% and 87.5% of the epochs).
 /// </summary>
-public abstract class DistillationTrainerOptions
+public abstract class TrainingOptions
 {
     /// <summary>The defaults, shared by the options and the catalog's flat overloads.</summary>
     internal static class Defaults

@@ -13,7 +13,7 @@ namespace Microsoft.ML.Distillation.Tests.Training;
 [TestClass]
 [TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
-public sealed class FrozenTeacherTests
+public sealed class FrozenNetworkTests
 {
     private const int Classes = 5;
 
@@ -63,7 +63,7 @@ public sealed class FrozenTeacherTests
         var before = teacher.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         var requiresGrad = teacher.parameters().Select(p => p.requires_grad).ToArray();
 
-        using (var lease = new FrozenTeacher(teacher, CPU, computeAuxiliary: true, foldBatchNorms: true))
+        using (var lease = new FrozenNetwork(teacher, CPU, computeAuxiliary: true, foldBatchNorms: true))
         {
             Assert.IsTrue(lease.IsFolded);
             Assert.AreEqual(14, lease.FoldedNormCount, "wrn16_1 with aux: 6 backbone blocks + 4 + 2 + 2 aux blocks, one pair each");
@@ -94,7 +94,7 @@ public sealed class FrozenTeacherTests
         float expected = rand(1).item<float>();
 
         random.manual_seed(9);
-        using (new FrozenTeacher(teacher, CPU, computeAuxiliary: true, foldBatchNorms: true))
+        using (new FrozenNetwork(teacher, CPU, computeAuxiliary: true, foldBatchNorms: true))
         {
             Assert.AreEqual(expected, rand(1).item<float>(), "building the folded copy does not consume random numbers");
         }

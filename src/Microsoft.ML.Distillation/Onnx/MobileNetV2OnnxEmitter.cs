@@ -2,7 +2,7 @@
 
 using Microsoft.ML.Distillation.Networks;
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// <see cref="MobileNetV2Backbone"/> as ONNX, following its forward: the stem (conv + BN + ReLU), every inverted residual block

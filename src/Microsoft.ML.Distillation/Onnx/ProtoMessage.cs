@@ -1,6 +1,6 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// A protobuf message that can write itself. <see cref="Size"/> runs <see cref="WriteTo"/> against a counting writer once and

@@ -14,12 +14,12 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// it runs in eval mode without gradients and its state is restored afterwards. Unless the options give a normalisation, the
 /// student uses the teacher's, so both networks see identical inputs.
 /// </summary>
-public abstract class DistillingEstimatorBase<TOptions> : DistillationEstimatorBase<TOptions>
+public abstract class TeacherStudentEstimatorBase<TOptions> : ImageClassifierEstimatorBase<TOptions>
     where TOptions : StudentOptions
 {
     private readonly TrainedClassifier _teacher;
 
-    private protected DistillingEstimatorBase(IHostEnvironment env, TOptions options, string phase, ITransformer teacher)
+    private protected TeacherStudentEstimatorBase(IHostEnvironment env, TOptions options, string phase, ITransformer teacher)
         : base(env, options, phase)
     {
         _teacher = ResolveTeacher(teacher);
@@ -50,8 +50,8 @@ public abstract class DistillingEstimatorBase<TOptions> : DistillationEstimatorB
             students += " (and any wrn{d}_{k})";
         return new ArgumentException(
             $"{phase} pairs auxiliary branches one-to-one, but the teacher '{teacher}' has {teacherBranches} and the student '{student}' has " +
-            $"{studentBranches}. Students that fit this teacher: {students}. Methods that pair no branches (Sskd, Kd, Baseline) accept any student.",
-            nameof(DistillationTrainerOptions.Architecture));
+            $"{studentBranches}. Students that fit this teacher: {students}. Methods that pair no branches (Sskd, Dkd, Mgd, Kd, Baseline) accept any student.",
+            nameof(TrainingOptions.Architecture));
     }
 
     private protected override void CheckBeforeReading(ImageColumnInfo image, LabelColumnInfo label)

@@ -1,6 +1,6 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 // The subset of the ONNX protobuf schema (onnx.proto, IR version 7) that the writer needs, written by hand from the
 // published field numbers. Each class is one message; the comment on each field gives its number in the schema.

@@ -6,7 +6,7 @@ using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.Transformers;
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// Writes the inference path of a network (backbone and main head; never the auxiliary branches) as an ONNX model,

@@ -5,7 +5,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// TorchSharp modules as ONNX nodes (opset 13), with their weights as initializers. Each method takes the name of the value

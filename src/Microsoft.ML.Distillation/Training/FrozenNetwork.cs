@@ -7,7 +7,9 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Distillation.Training;
 
 /// <summary>
-/// The teacher as distillation needs it: on the training device, eval mode, no gradients, auxiliary inputs detached.
+/// A network that runs but does not train: on the training device, eval mode, no gradients, auxiliary inputs detached. The engine
+/// holds the teacher this way while a student trains, and the network itself in a pre-stage that trains only a loss's module
+/// (<see cref="TrainableParts.None"/>: SSKD's head, MGD's branches on the frozen teacher).
 /// </summary>
 /// <remarks>
 /// Two ways:
@@ -21,7 +23,7 @@ namespace Microsoft.ML.Distillation.Training;
 /// <item>In place: the caller's network itself is switched to that state, and restored when this object is disposed.</item>
 /// </list>
 /// </remarks>
-internal sealed class FrozenTeacher : IDisposable
+internal sealed class FrozenNetwork : IDisposable
 {
     private readonly ClassifierNetwork _teacher;
     private readonly ClassifierNetwork? _copy;
@@ -36,7 +38,7 @@ internal sealed class FrozenTeacher : IDisposable
     /// <param name="computeAuxiliary">Whether the forward computes the auxiliary branches.</param>
     /// <param name="foldBatchNorms">Run a folded inference-only copy instead of the network itself.</param>
     /// <param name="channelsLast">Run an inference-only copy with channels-last convolution weights.</param>
-    public FrozenTeacher(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool foldBatchNorms = false, bool channelsLast = false)
+    public FrozenNetwork(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool foldBatchNorms = false, bool channelsLast = false)
     {
         _teacher = teacher;
         _device = teacher.parameters().First().device;

@@ -6,7 +6,7 @@ using System.Text.Json;
 using Microsoft.ML.Data;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
 
-namespace Microsoft.ML.Distillation.Tests.Persistence;
+namespace Microsoft.ML.Distillation.Tests.Onnx;
 
 /// <summary>
 /// The no-TorchSharp claim, proven with a separate process: Microsoft.ML.Distillation.OnnxServing.Check references only ML.NET,

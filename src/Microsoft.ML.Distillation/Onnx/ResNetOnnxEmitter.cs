@@ -4,7 +4,7 @@ using Microsoft.ML.Distillation.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation.Persistence.Onnx;
+namespace Microsoft.ML.Distillation.Onnx;
 
 /// <summary>
 /// <see cref="ResNetBackbone{TBlock}"/> (the CIFAR ResNets, resnet50 and resnet18/34) as ONNX, following its forward:

@@ -2,7 +2,7 @@
 
 using System.Globalization;
 using Microsoft.ML.Distillation.Networks;
-using Microsoft.ML.Distillation.Persistence.Onnx;
+using Microsoft.ML.Distillation.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using TorchSharp;
@@ -10,7 +10,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
 
-namespace Microsoft.ML.Distillation.Tests.Persistence;
+namespace Microsoft.ML.Distillation.Tests.Onnx;
 
 /// <summary>
 /// The ONNX writer against TorchSharp: every architecture of the zoo, eval mode, batch norms with non-trivial statistics and affine
