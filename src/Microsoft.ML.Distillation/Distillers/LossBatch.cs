@@ -110,6 +110,13 @@ internal interface IDistillationLoss
     nn.Module? TrainableModule => null;
 
     /// <summary>
+    /// How the optimiser treats <see cref="TrainableModule"/>'s parameters when a method's paper trains them differently from the network
+    /// (another weight decay, a scaled learning rate), or null (default) to treat them as the network's. They then form their own
+    /// parameter group of the same SGD optimiser (same momentum and Nesterov setting, same schedule).
+    /// </summary>
+    ModuleOptimization? TrainableModuleOptimization => null;
+
+    /// <summary>
     /// True when <see cref="Compute"/> reads the teacher's tap features (<see cref="NetworkOutput.Features"/>). When false the
     /// engine releases them right after the teacher's forward, to save memory.
     /// </summary>
@@ -132,3 +139,8 @@ internal interface IDistillationLoss
     {
     }
 }
+
+/// <summary>Optimiser settings of a loss's own parameters that differ from the network's.</summary>
+/// <param name="LearningRateFactor">Their learning rate is the schedule's times this (1: the same).</param>
+/// <param name="WeightDecay">Their weight decay, or null for the network's.</param>
+internal sealed record ModuleOptimization(double LearningRateFactor = 1, double? WeightDecay = null);

@@ -15,7 +15,8 @@ namespace Microsoft.ML.Distillation;
 /// weighted terms; their sum is back-propagated into the student (and into <see cref="CreateModule"/>'s parameters) and each term's
 /// epoch mean appears in <see cref="TrainingMetrics.LossTerms"/>.</para>
 /// <para>A method with learned parts or state (a projection head, a memory bank) creates them in <see cref="CreateModule"/>: the
-/// module's parameters are optimised with the student's (same optimiser and learning rate), and its parameters and registered
+/// module's parameters are optimised with the student's (same optimiser and schedule; see <see cref="ModuleWeightDecay"/> and
+/// <see cref="ModuleLearningRateFactor"/> for methods that train them differently), and its parameters and registered
 /// buffers are saved in every checkpoint and restored on <c>Resume</c>, so a resumed run equals an uninterrupted one. The module is
 /// not part of the fitted model. Randomness must come from <see cref="DistillationStep.CreateGenerator"/>, which is seeded from
 /// (seed, epoch, step), for the same reason.</para>
@@ -35,6 +36,18 @@ public abstract class DistillationMethod
     /// </summary>
     /// <param name="setup">The sizes of the data and the networks.</param>
     public virtual nn.Module? CreateModule(DistillationSetup setup) => null;
+
+    /// <summary>
+    /// Weight decay of the module's parameters, when the method's paper trains them with another than the student's (for example
+    /// 1e-5 for a fusion module); null (the default) uses the student's <see cref="TrainingOptions.WeightDecay"/>.
+    /// </summary>
+    public virtual double? ModuleWeightDecay => null;
+
+    /// <summary>
+    /// Factor of the module's learning rate over the student's scheduled one (it follows the same schedule); 1 (the default) is the
+    /// same rate. Must be positive and finite.
+    /// </summary>
+    public virtual double ModuleLearningRateFactor => 1;
 
     /// <summary>The loss of one step: weighted scalar terms, named and ordered as <see cref="TermNames"/>.</summary>
     public abstract IReadOnlyList<(string Name, Tensor Value)> Compute(DistillationStep step);

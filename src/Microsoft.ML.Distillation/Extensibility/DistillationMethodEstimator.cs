@@ -21,6 +21,12 @@ public sealed class DistillationMethodEstimator : TeacherStudentEstimatorBase<St
         _method = method;
         if (method.TermNames is not { Count: > 0 } names || names.Any(string.IsNullOrWhiteSpace) || names.Distinct().Count() != names.Count)
             throw new ArgumentException($"{method.GetType().Name}.TermNames must name at least one term, each once and not blank.", nameof(method));
+        if (!(method.ModuleLearningRateFactor > 0) || double.IsInfinity(method.ModuleLearningRateFactor))
+            throw new ArgumentException(
+                $"{method.GetType().Name}.ModuleLearningRateFactor is {method.ModuleLearningRateFactor}; it must be a positive, finite number (1: the student's rate).", nameof(method));
+        if (method.ModuleWeightDecay is double wd && (!(wd >= 0) || double.IsInfinity(wd)))
+            throw new ArgumentException(
+                $"{method.GetType().Name}.ModuleWeightDecay is {wd}; it must be a finite number >= 0, or null for the student's weight decay.", nameof(method));
     }
 
     private protected override bool PairsAuxiliaryBranches => false;

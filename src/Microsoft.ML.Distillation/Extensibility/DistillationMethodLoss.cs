@@ -31,6 +31,11 @@ internal sealed class DistillationMethodLoss : IDistillationLoss
 
     public nn.Module? TrainableModule => _module;
 
+    public ModuleOptimization? TrainableModuleOptimization
+        => _method.ModuleWeightDecay is null && _method.ModuleLearningRateFactor == 1
+            ? null
+            : new ModuleOptimization(_method.ModuleLearningRateFactor, _method.ModuleWeightDecay);
+
     public LossResult Compute(LossBatch batch)
     {
         var teacher = batch.Teacher ?? throw new InvalidOperationException($"{_method.Name} needs the teacher's outputs.");

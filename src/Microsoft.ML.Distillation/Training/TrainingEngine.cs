@@ -134,18 +134,23 @@ internal sealed class TrainingEngine
         bool channelsLastInputs = settings.ChannelsLast && student.PrefersChannelsLast && settings.Trainable != TrainableParts.None;
         using var studentLayout = channelsLastInputs ? Training.ChannelsLast.Apply(student) : null;
         var lossModule = loss.TrainableModule;
+        var moduleParameters = new List<TorchSharp.Modules.Parameter>();
         if (lossModule is not null)
         {
             lossModule.to(device);
             foreach (var p in lossModule.parameters())
             {
                 p.requires_grad = true;
-                parameters.Add(p);
+                moduleParameters.Add(p);
             }
         }
-        if (parameters.Count == 0)
+        var moduleOptimization = moduleParameters.Count > 0 ? loss.TrainableModuleOptimization : null;
+        if (moduleOptimization is null)
+            parameters.AddRange(moduleParameters);
+        if (parameters.Count + (moduleOptimization is null ? 0 : moduleParameters.Count) == 0)
             throw new InvalidOperationException($"{settings.Phase}: nothing to train (the network is frozen and the loss has no parameters).");
-        using var optimizer = torch.optim.SGD(parameters, settings.Schedule.Initial, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov);
+        var (optimizerLease, learningRateFactors) = CreateOptimizer(parameters, moduleParameters, moduleOptimization, settings);
+        using var optimizer = optimizerLease;
         var augmenter = new RandomCropFlip(settings.Seed, settings.RandomCropPadding, settings.HorizontalFlip);
         bool cropEachView = rotationCount > 1 && loss.CropsEachView;
         var flipper = new RandomCropFlip(settings.Seed, 0, settings.HorizontalFlip);
@@ -162,8 +167,9 @@ internal sealed class TrainingEngine
         for (int epoch = firstEpoch; epoch < settings.Epochs; epoch++)
         {
             double lr = settings.Schedule.At(epoch);
+            int groupIndex = 0;
             foreach (var group in optimizer.ParamGroups)
-                group.LearningRate = lr;
+                group.LearningRate = lr * learningRateFactors[groupIndex++];
             SetTrainingModes(student, settings.Trainable);
             lossModule?.train();
 
@@ -318,6 +324,32 @@ internal sealed class TrainingEngine
         if (wasTraining)
             network.train();
         return correct / (double)data.Count;
+    }
+
+    /// <summary>
+    /// SGD over the network's parameters and the loss's, in one group (the common case, and the network's settings), or in two when the
+    /// loss asks for its own (<see cref="IDistillationLoss.TrainableModuleOptimization"/>); with each group's factor of the scheduled rate.
+    /// </summary>
+    private static (torch.optim.Optimizer Optimizer, double[] LearningRateFactors) CreateOptimizer(
+        List<TorchSharp.Modules.Parameter> networkParameters, List<TorchSharp.Modules.Parameter> moduleParameters,
+        ModuleOptimization? moduleOptimization, TrainingSettings settings)
+    {
+        double lr = settings.Schedule.Initial;
+        if (moduleOptimization is null)
+            return (torch.optim.SGD(networkParameters, lr, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov), [1.0]);
+
+        var groups = new List<TorchSharp.Modules.SGD.ParamGroup>();
+        var factors = new List<double>();
+        if (networkParameters.Count > 0)
+        {
+            groups.Add(new TorchSharp.Modules.SGD.ParamGroup(networkParameters, lr, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov, false));
+            factors.Add(1.0);
+        }
+
+        groups.Add(new TorchSharp.Modules.SGD.ParamGroup(moduleParameters, lr * moduleOptimization.LearningRateFactor, settings.Momentum, 0,
+            moduleOptimization.WeightDecay ?? settings.WeightDecay, settings.Nesterov, false));
+        factors.Add(moduleOptimization.LearningRateFactor);
+        return (torch.optim.SGD(groups, lr, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov), factors.ToArray());
     }
 
     private static List<TorchSharp.Modules.Parameter> PrepareStudent(ClassifierNetwork student, TrainableParts trainable, Device device)

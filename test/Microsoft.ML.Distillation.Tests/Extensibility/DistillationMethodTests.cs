@@ -124,13 +124,88 @@ public sealed class DistillationMethodTests
         }
     }
 
+    /// <summary>A learned regressor from the student's embedding to the teacher's, trained (by default) with its own weight decay, 0, and twice the rate.</summary>
+    private sealed class OwnOptimizerMethod(double? weightDecay = 0, double learningRateFactor = 2) : DistillationMethod
+    {
+        public TorchSharp.Modules.Linear? Regressor { get; private set; }
+
+        public override string Name => "own-optimiser";
+
+        public override IReadOnlyList<string> TermNames { get; } = ["ce", "hint"];
+
+        public override double? ModuleWeightDecay => weightDecay;
+
+        public override double ModuleLearningRateFactor => learningRateFactor;
+
+        public override nn.Module? CreateModule(DistillationSetup setup)
+            => Regressor = nn.Linear(setup.StudentEmbeddingSize, setup.TeacherEmbeddingSize);
+
+        public override IReadOnlyList<(string Name, Tensor Value)> Compute(DistillationStep step)
+            => [("ce", nn.functional.cross_entropy(step.StudentLogits, step.Labels)),
+                ("hint", nn.functional.mse_loss(Regressor!.call(step.StudentEmbedding), step.TeacherEmbedding))];
+    }
+
+    [TestMethod]
+    public void MethodWithItsOwnOptimiserSettings_CancelledAndResumed_GivesBitIdenticalWeights()
+    {
+        // Two parameter groups (the student's, the regressor's) with their own momentum buffers, both restored from the checkpoint.
+        var ml = SharedTeacher.Ml;
+        var data = SharedTeacher.Pipeline.First().Transform(RealImages.Train(ml, 64));
+        string folder = Directory.CreateTempSubdirectory("distill-method-groups-").FullName;
+        try
+        {
+            StudentOptions Options(string? dir) => new()
+            {
+                Architecture = "resnet8", Epochs = 3, BatchSize = 16, Seed = 22, CheckpointDirectory = dir,
+            };
+
+            var uninterruptedMethod = new OwnOptimizerMethod();
+            using var uninterrupted = ml.Distillation.Distill(SharedTeacher.Teacher, uninterruptedMethod, Options(null)).Fit(data);
+            var plainMethod = new OwnOptimizerMethod(weightDecay: null, learningRateFactor: 1);
+            using var plain = ml.Distillation.Distill(SharedTeacher.Teacher, plainMethod, Options(null)).Fit(data);
+
+            using var cts = new CancellationTokenSource();
+            var first = Options(folder);
+            first.CancellationToken = cts.Token;
+            first.MetricsCallback = m => { if (m.Epoch == 1) cts.Cancel(); };
+            Assert.ThrowsExactly<OperationCanceledException>(() => ml.Distillation.Distill(SharedTeacher.Teacher, new OwnOptimizerMethod(), first).Fit(data));
+            var resumedMethod = new OwnOptimizerMethod();
+            var again = Options(folder);
+            again.Resume = true;
+            using var resumed = ml.Distillation.Distill(SharedTeacher.Teacher, resumedMethod, again).Fit(data);
+
+            var expected = uninterrupted.Model.Network.state_dict();
+            foreach (var (name, tensor) in resumed.Model.Network.state_dict())
+                Assert.IsTrue(TensorAssert.Same(expected[name], tensor), $"'{name}' differs from the uninterrupted run");
+            Assert.IsTrue(TensorAssert.Same(uninterruptedMethod.Regressor!.weight!, resumedMethod.Regressor!.weight!), "the regressor differs from the uninterrupted run");
+            Assert.IsFalse(TensorAssert.Same(uninterruptedMethod.Regressor.weight!, plainMethod.Regressor!.weight!), "the module's own settings changed its training");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [TestMethod]
     public void BadMethods_AreRefusedNamingWhatIsWrong()
     {
         var ml = SharedTeacher.Ml;
 
         var e = Assert.ThrowsExactly<ArgumentException>(() => ml.Distillation.Distill(SharedTeacher.Teacher, new BadTerms(), new StudentOptions()));
+        var rate = Assert.ThrowsExactly<ArgumentException>(() => ml.Distillation.Distill(SharedTeacher.Teacher, new BadRate(), new StudentOptions()));
         StringAssert.Contains(e.Message, "TermNames");
+        StringAssert.Contains(rate.Message, "ModuleLearningRateFactor is 0");
+    }
+
+    private sealed class BadRate : DistillationMethod
+    {
+        public override string Name => "bad-rate";
+
+        public override IReadOnlyList<string> TermNames { get; } = ["a"];
+
+        public override double ModuleLearningRateFactor => 0;
+
+        public override IReadOnlyList<(string Name, Tensor Value)> Compute(DistillationStep step) => [];
     }
 
     private sealed class BadTerms : DistillationMethod
