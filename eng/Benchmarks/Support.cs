@@ -10,50 +10,6 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.Distillation.Benchmarks;
 
-/// <summary>Counts multiply-add FLOPs (2 per MAC) of convolutions and linear layers in one forward pass, with forward hooks.</summary>
-internal static class FlopCounter
-{
-    /// <summary>FLOPs of one forward pass of one image (auxiliary branches included unless asked otherwise).</summary>
-    public static double ForwardFlops(ClassifierNetwork network, int channels, int size, bool includeAuxiliary = true)
-    {
-        double flops = 0;
-        var removers = new List<Action>();
-        foreach (var (_, module) in network.named_modules())
-        {
-            switch (module)
-            {
-                case Conv2d conv:
-                    var convHook = conv.register_forward_hook((m, input, output) =>
-                    {
-                        flops += 2.0 * conv.weight!.numel() * output.shape[2] * output.shape[3];
-                        return output;
-                    });
-                    removers.Add(convHook.remove);
-                    break;
-                case Linear linear:
-                    var linearHook = linear.register_forward_hook((m, input, output) =>
-                    {
-                        flops += 2.0 * linear.weight!.numel();
-                        return output;
-                    });
-                    removers.Add(linearHook.remove);
-                    break;
-            }
-        }
-        bool wasTraining = network.training, auxiliary = network.ComputeAuxiliary;
-        network.eval();
-        network.ComputeAuxiliary = includeAuxiliary;
-        using (no_grad())
-        using (var scope = NewDisposeScope())
-            network.forward(zeros(1, channels, size, size));
-        network.ComputeAuxiliary = auxiliary;
-        network.train(wasTraining);
-        foreach (var remove in removers)
-            remove();
-        return flops;
-    }
-}
-
 /// <summary>Facts about this machine and process.</summary>
 internal static class Machine
 {

@@ -8,6 +8,8 @@
 //   dotnet run -c Release --project src/Samples -- fidelity [options]   (the HSAKD vs KD vs baseline benchmark; hours)
 //   dotnet run -c Release --project src/Samples -- images FOLDER [EPOCHS] (teacher + HSAKD student on a folder of labelled images)
 //   dotnet run -c Release --project src/Samples -- custom-method          (a student distilled with a method of your own: CustomMethodExample.cs)
+//   dotnet run -c Release --project src/Samples -- sweep [FOLDER]         (choosing a student: one teacher, 9 candidates, the accuracy/latency front;
+//                                                                          --prepare, --shard i/N, --merge split it over processes; --help)
 
 using System.Globalization;
 using Microsoft.ML;
@@ -24,6 +26,9 @@ if (args.Length > 1 && args[0] == "images")
     Console.WriteLine(studentMetrics.ConfusionMatrix.GetFormattedConfusionTable());
     return 0;
 }
+
+if (args.Length > 0 && args[0] == "sweep")
+    return SweepExample.Run(args[1..]);
 
 if (args.Length > 0 && args[0] == "custom-method")
 {

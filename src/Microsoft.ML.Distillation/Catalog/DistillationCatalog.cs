@@ -178,6 +178,23 @@ public sealed class DistillationCatalog
         => new(Environment, teacher, method, options);
 
     /// <summary>
+    /// A model-selection sweep: trains each candidate student from <paramref name="teacher"/>, scores it on held-out data and measures
+    /// its cost, so that <see cref="StudentSweepResult.ParetoFront"/> and <see cref="StudentSweepResult.Best"/> say which student to
+    /// deploy. Run it with <see cref="StudentSweep.Run"/>.
+    /// </summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); shared by every trial, not modified.</param>
+    /// <param name="options">Candidates, validation data, strategy, budget, output folder; see <see cref="StudentSweepOptions"/>.</param>
+    /// <returns>The sweep, ready to run.</returns>
+    public StudentSweep CreateStudentSweep(ITransformer teacher, StudentSweepOptions options) => new(Environment, teacher, options);
+
+    /// <summary>A model-selection sweep from a saved teacher, loaded once for the whole sweep (so its pre-stages run once).</summary>
+    /// <param name="teacherModelPath">A teacher saved with <see cref="ImageClassifierTransformer.Save(string)"/>.</param>
+    /// <param name="options">See <see cref="StudentSweepOptions"/>.</param>
+    /// <returns>The sweep, ready to run.</returns>
+    public StudentSweep CreateStudentSweep(string teacherModelPath, StudentSweepOptions options)
+        => new(Environment, LoadModel(teacherModelPath, ComputeDevice.Cpu), options);
+
+    /// <summary>
     /// The student that <paramref name="options"/> describe, whatever the method: <see cref="HsakdOptions"/> gives an HSAKD student,
     /// <see cref="SskdOptions"/> SSKD, <see cref="DkdOptions"/> DKD, <see cref="MgdOptions"/> MGD, <see cref="KdOptions"/> KD, and plain <see cref="StudentOptions"/> the
     /// baseline (trained without the teacher). For model-selection loops over candidates given as option objects.

@@ -18,9 +18,12 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// tensors once, seed, build the network, run the shared <see cref="TrainingEngine"/>, and wrap the result as an
 /// <see cref="ImageClassifierTransformer"/>. A concrete estimator supplies the network, the loss and the teacher, if any.
 /// </summary>
-public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageClassifierTransformer>
+public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageClassifierTransformer>, IMethodNamed
     where TOptions : TrainingOptions
 {
+    /// <inheritdoc/>
+    string IMethodNamed.MethodName => Phase;
+
     private protected ImageClassifierEstimatorBase(IHostEnvironment env, TOptions options, string phase)
     {
         ArgumentNullException.ThrowIfNull(env);
@@ -250,3 +253,9 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
 /// <summary>What <c>PrepareLoss</c> can use: the network about to train, the data, its normalisation, the settings, the log.</summary>
 internal sealed record LossPreparation(
     ClassifierNetwork Network, ImageTensorDataset Train, ChannelNormalization Normalization, TrainingSettings Settings, IChannel Channel);
+
+/// <summary>An estimator that names its method (its training phase: "KD", "HSAKD", ...), for sweeps and reports.</summary>
+internal interface IMethodNamed
+{
+    string MethodName { get; }
+}

@@ -22,7 +22,7 @@ public abstract class TeacherStudentEstimatorBase<TOptions> : ImageClassifierEst
     private protected TeacherStudentEstimatorBase(IHostEnvironment env, TOptions options, string phase, ITransformer teacher)
         : base(env, options, phase)
     {
-        _teacher = ResolveTeacher(teacher);
+        _teacher = TrainedClassifier.FromTeacher(teacher);
     }
 
     private protected override TrainedClassifier? Teacher => _teacher;
@@ -83,19 +83,4 @@ public abstract class TeacherStudentEstimatorBase<TOptions> : ImageClassifierEst
         => Options.NormalizationMean is null
             ? ChannelNormalization.FromValues(_teacher.Normalization.Mean, _teacher.Normalization.Std, train.Shape.Channels)
             : base.CreateNormalization(train);
-
-    private static TrainedClassifier ResolveTeacher(ITransformer teacher)
-    {
-        ArgumentNullException.ThrowIfNull(teacher);
-        var found = teacher switch
-        {
-            ImageClassifierTransformer t => t,
-            IEnumerable<ITransformer> chain => chain.OfType<ImageClassifierTransformer>().LastOrDefault(),
-            _ => null,
-        };
-        return found?.Model ?? throw new ArgumentException(
-            $"The teacher must be a fitted Microsoft.ML.Distillation model (an {nameof(ImageClassifierTransformer)}, or a TransformerChain ending in one), " +
-            $"but a {teacher.GetType().Name} was given. Train one with mlContext.Distillation.Teacher or load one with mlContext.Distillation.LoadModel.",
-            nameof(teacher));
-    }
 }

@@ -172,4 +172,7 @@ public abstract class TrainingOptions
     /// same model as an uninterrupted run on the CPU). Without a checkpoint there, training starts from scratch. Default false.
     /// </summary>
     public bool Resume;
+
+    /// <summary>A shallow copy (sweeps change a copy, never the options the user gave).</summary>
+    internal TrainingOptions ShallowCopy() => (TrainingOptions)MemberwiseClone();
 }

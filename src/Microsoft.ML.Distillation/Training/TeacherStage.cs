@@ -64,11 +64,12 @@ internal static class TeacherStage
             if (TeacherStageCache.TryLoad(teacher, key, module))
             {
                 context.Channel.Info(MessageSensitivity.None,
-                    $"{stage.Phase}: reusing {stage.What}, trained earlier on the same teacher, data and settings.");
+                    $"{stage.Phase}: reusing {stage.What}, trained earlier on the same teacher, data and settings (in this process or, in a sweep's folder, before).");
                 return module;
             }
 
             context.Channel.Info(MessageSensitivity.None, $"{stage.Phase}: training {stage.What} on the frozen teacher for {stage.Epochs} epochs.");
+            TeacherStageCache.CountTraining(teacher);
             var run = new TrainingSettings
             {
                 Phase = stage.Phase,

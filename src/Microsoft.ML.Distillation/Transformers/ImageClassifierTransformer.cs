@@ -153,6 +153,14 @@ public sealed class ImageClassifierTransformer : ITransformer, IDisposable
         OnnxExporter.ForClassifier(Model).WriteTo(stream);
     }
 
+    /// <summary>
+    /// What this model costs to ship and run: inference parameters, FLOPs per image, model and ONNX file sizes, and the measured latency
+    /// per image at batch 1 and at <see cref="CostMeasurementOptions.BatchSize"/> (its own TorchSharp forward by default, or the
+    /// application's probe). Latency depends on the machine and its load; compare models measured on one machine in one run.
+    /// </summary>
+    /// <param name="options">How to measure latency; null for the defaults.</param>
+    public ModelCost MeasureCost(CostMeasurementOptions? options = null) => Selection.CostMeter.Measure(this, options);
+
     /// <summary>Releases the native memory of the network.</summary>
     public void Dispose() => Model.Dispose();
 }

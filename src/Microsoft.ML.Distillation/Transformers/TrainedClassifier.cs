@@ -77,4 +77,20 @@ internal sealed class TrainedClassifier : IDisposable
         Network.Dispose();
         Normalization.Dispose();
     }
+
+    /// <summary>The network of a fitted teacher given as its transformer or a chain ending in one; a clear error otherwise.</summary>
+    public static TrainedClassifier FromTeacher(ITransformer teacher)
+    {
+        ArgumentNullException.ThrowIfNull(teacher);
+        var found = teacher switch
+        {
+            ImageClassifierTransformer t => t,
+            IEnumerable<ITransformer> chain => chain.OfType<ImageClassifierTransformer>().LastOrDefault(),
+            _ => null,
+        };
+        return found?.Model ?? throw new ArgumentException(
+            $"The teacher must be a fitted Microsoft.ML.Distillation model (an {nameof(ImageClassifierTransformer)}, or a TransformerChain ending in one), " +
+            $"but a {teacher.GetType().Name} was given. Train one with mlContext.Distillation.Teacher or load one with mlContext.Distillation.LoadModel.",
+            nameof(teacher));
+    }
 }
