@@ -1,8 +1,11 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using System.Diagnostics;
+using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.Transformers;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,6 +48,14 @@ internal static class CostMeter
                 batched = probe(model, options.BatchSize);
                 by = options.LatencyProbeName;
             }
+            else if (options.Engine == LatencyEngine.OnnxRuntime)
+            {
+                int threads = torch.get_num_threads();
+                using var session = OnnxSession(model, threads);
+                single = OnnxLatency(session, shape, 1, options);
+                batched = OnnxLatency(session, shape, options.BatchSize, options);
+                by = $"ONNX Runtime, {threads} intra-op threads, CPU";
+            }
             else
             {
                 single = TorchLatency(classifier, 1, options);
@@ -54,6 +65,49 @@ internal static class CostMeter
         }
 
         return new ModelCost(model.InferenceParameterCount, flops, modelBytes, onnxBytes, single, batched, options.BatchSize, by);
+    }
+
+    private static InferenceSession OnnxSession(ImageClassifierTransformer model, int threads)
+    {
+        using var stream = new MemoryStream();
+        try
+        {
+            model.ExportOnnx(stream);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new NotSupportedException(
+                $"CostMeasurementOptions.Engine is OnnxRuntime, but the {model.Model.Network.Architecture} model has no ONNX export ({e.Message}). Use LatencyEngine.TorchSharp.", e);
+        }
+
+        return new InferenceSession(stream.ToArray(), new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 });
+    }
+
+    /// <summary>Median milliseconds per image of the ONNX Runtime session on a batch of <paramref name="batchSize"/> zero images.</summary>
+    private static double OnnxLatency(InferenceSession session, ImageShape shape, int batchSize, CostMeasurementOptions options)
+    {
+        string input = session.InputMetadata.Keys.Single();
+        var pixels = new DenseTensor<float>(new[] { batchSize, shape.Channels, shape.Height, shape.Width });
+        var inputs = new[] { NamedOnnxValue.CreateFromTensor(input, pixels) };
+        var times = new double[options.Repetitions];
+        for (int i = -options.WarmupRepetitions; i < options.Repetitions; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            using (session.Run(inputs))
+            {
+            }
+
+            if (i >= 0)
+                times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds / batchSize;
+        }
+
+        return Median(times);
+    }
+
+    private static double Median(double[] times)
+    {
+        Array.Sort(times);
+        return times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
     }
 
     private static long Bytes(Action<Stream> write)
@@ -89,8 +143,7 @@ internal static class CostMeter
                     times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds / batchSize;
             }
 
-            Array.Sort(times);
-            return times.Length % 2 == 1 ? times[times.Length / 2] : (times[times.Length / 2 - 1] + times[times.Length / 2]) / 2;
+            return Median(times);
         }
         finally
         {

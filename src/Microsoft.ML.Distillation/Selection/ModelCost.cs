@@ -19,7 +19,8 @@ namespace Microsoft.ML.Distillation;
 /// <param name="BatchLatencyMilliseconds">Median time per image of a forward pass of <paramref name="LatencyBatchSize"/> images, in
 /// milliseconds; null when latency was not measured.</param>
 /// <param name="LatencyBatchSize">The batch size of <paramref name="BatchLatencyMilliseconds"/>.</param>
-/// <param name="LatencyMeasuredBy">What ran the forward passes ("TorchSharp eval forward, 2 threads, CPU", or the user's probe's name).</param>
+/// <param name="LatencyMeasuredBy">What ran the forward passes ("TorchSharp eval forward, 2 threads, CPU", "ONNX Runtime, 2 intra-op
+/// threads, CPU", or the user's probe's name).</param>
 public sealed record ModelCost(
     long Parameters, double FlopsPerImage, long ModelBytes, long? OnnxBytes, double? LatencyMilliseconds, double? BatchLatencyMilliseconds,
     int LatencyBatchSize, string LatencyMeasuredBy)
@@ -30,6 +31,20 @@ public sealed record ModelCost(
             + (OnnxBytes is long onnx ? FormattableString.Invariant($", ONNX {onnx / 1024.0:F0} KiB") : "")
             + (LatencyMilliseconds is double l ? FormattableString.Invariant($", {l:F2} ms at batch 1") : "")
             + (BatchLatencyMilliseconds is double b ? FormattableString.Invariant($", {b:F3} ms/image at batch {LatencyBatchSize}") : "");
+}
+
+/// <summary>What runs the forward passes that <see cref="ImageClassifierTransformer.MeasureCost"/> times.</summary>
+public enum LatencyEngine
+{
+    /// <summary>The model's own TorchSharp network in eval mode, on its device, with the process's torch thread count.</summary>
+    TorchSharp,
+
+    /// <summary>
+    /// An ONNX Runtime session (CPU) on the model's ONNX export (<see cref="ImageClassifierTransformer.ExportOnnx(Stream)"/>: raw
+    /// pixels in, normalisation folded into the graph), with as many intra-op threads as torch uses: what a serving application that
+    /// ships the ONNX file would see. Models whose architecture has no ONNX export are refused.
+    /// </summary>
+    OnnxRuntime,
 }
 
 /// <summary>How <see cref="ImageClassifierTransformer.MeasureCost"/> measures latency.</summary>
@@ -47,10 +62,13 @@ public sealed class CostMeasurementOptions
     /// <summary>Untimed forward passes before timing (allocator and kernel warm-up). Default 3.</summary>
     public int WarmupRepetitions = 3;
 
+    /// <summary>What runs the timed forward passes: the TorchSharp network (default) or ONNX Runtime on the exported model.</summary>
+    public LatencyEngine Engine = LatencyEngine.TorchSharp;
+
     /// <summary>
     /// Optional probe that measures latency the way the application will run the model (for example an ONNX Runtime session on the
-    /// exported file): given the fitted model and a batch size, it returns the median milliseconds per image. Null (default): the
-    /// model's own TorchSharp forward in eval mode, on its device, with the process's torch thread count.
+    /// exported file with the application's own session options): given the fitted model and a batch size, it returns the median
+    /// milliseconds per image. When set, it replaces <see cref="Engine"/>. Null (default): <see cref="Engine"/> runs the passes.
     /// </summary>
     public Func<ImageClassifierTransformer, int, double>? LatencyProbe;
 

@@ -19,6 +19,8 @@ namespace Microsoft.ML.Distillation;
 /// <remarks>
 /// <para>The teacher is shared: it is loaded once (when given as a path), and its pre-stages (SSKD's projection head, MGD's branches)
 /// are trained once per sweep and reused by every student with the same data and stage settings.</para>
+/// <para>Latency is timed once per architecture and shared by the trials of that network, so the front compares networks and
+/// methods, not timer noise.</para>
 /// <para>Candidates that cannot be trained with this teacher (an HSAKD student whose auxiliary branches do not pair with the
 /// teacher's) are left out with the reason; other invalid options are refused before anything trains.</para>
 /// </remarks>
@@ -30,6 +32,7 @@ public sealed class StudentSweep
     private readonly StudentSweepOptions _options;
     private readonly string[] _methods;
     private readonly string?[] _unpairable;
+    private readonly Dictionary<string, ModelCost> _latencies = new(StringComparer.Ordinal);
 
     internal StudentSweep(IHostEnvironment env, ITransformer teacher, StudentSweepOptions options)
     {
@@ -188,7 +191,8 @@ public sealed class StudentSweep
     private void Train(SweepTrial[] trials, List<int> runnable, IDataView trainData, SweepStore? store, string? folder, Stopwatch clock)
     {
         var options = _options;
-        var progress = new ProgressCounter(runnable.Sum(i => trials[i].Options.Epochs), clock, runnable.Count);
+        var planned = runnable.GroupBy(i => trials[i].Method).ToDictionary(g => g.Key, g => g.Sum(i => trials[i].Options.Epochs), StringComparer.Ordinal);
+        var progress = new ProgressCounter(planned, clock, runnable.Count);
         bool OutOfTime() => options.TimeBudget is TimeSpan budget && clock.Elapsed >= budget;
         if (options.Strategy == SweepStrategy.SuccessiveHalving)
         {
@@ -232,7 +236,9 @@ public sealed class StudentSweep
         int trainedBefore = trial.EpochsTrained;
         if (store?.Restore(trial, epochs, _env) is double recorded)
         {
-            progress.Skip(epochs - trainedBefore);
+            if (trial.Cost is { } restored)
+                _latencies.TryAdd(trial.Architecture, restored);
+            progress.Skip(trial, epochs - trainedBefore);
             return recorded;
         }
 
@@ -286,7 +292,7 @@ public sealed class StudentSweep
         {
             trial.Status = SweepTrialStatus.Completed;
             trial.Model = model;
-            trial.Cost = model.MeasureCost(_options.Cost);
+            trial.Cost = MeasureCost(model, trial.Architecture);
             if (_options.OutputFolder is not null)
             {
                 trial.ModelPath = Path.Combine(_options.OutputFolder, TrialFolder(trial.Index), "student.zip");
@@ -301,6 +307,28 @@ public sealed class StudentSweep
 
     /// <summary>Sub-folder of the output folder where the teacher's pre-stages (SSKD's head, MGD's branches) are kept across processes.</summary>
     internal const string TeacherStagesFolder = "teacher-stages";
+
+    /// <summary>
+    /// The trial's cost; latency is timed once per architecture in a sweep and shared by its other trials (the weights do not change a
+    /// dense network's speed, and one figure per network keeps timer noise out of the comparison between methods).
+    /// </summary>
+    private ModelCost MeasureCost(ImageClassifierTransformer model, string architecture)
+    {
+        if (!_latencies.TryGetValue(architecture, out var timed))
+        {
+            var cost = model.MeasureCost(_options.Cost);
+            _latencies[architecture] = cost;
+            return cost;
+        }
+
+        return model.MeasureCost(new CostMeasurementOptions { MeasureLatency = false }) with
+        {
+            LatencyMilliseconds = timed.LatencyMilliseconds,
+            BatchLatencyMilliseconds = timed.BatchLatencyMilliseconds,
+            LatencyBatchSize = timed.LatencyBatchSize,
+            LatencyMeasuredBy = timed.LatencyMeasuredBy,
+        };
+    }
 
     internal static string TrialFolder(int index) => string.Create(CultureInfo.InvariantCulture, $"trial-{index:D3}");
 
@@ -318,22 +346,50 @@ public sealed class StudentSweep
     private static string MethodName(StudentOptions options)
         => options.GetType() == typeof(StudentOptions) ? "Baseline" : options.GetType().Name.Replace("Options", "", StringComparison.Ordinal).ToUpperInvariant();
 
-    /// <summary>Counts epochs across the sweep for progress reports and the time estimate.</summary>
-    private sealed class ProgressCounter(int planned, Stopwatch clock, int trialCount)
+    /// <summary>
+    /// Counts epochs across the sweep for progress reports and estimates the time left from each method's own mean time per epoch
+    /// (an HSAKD epoch costs several KD epochs), the overall mean for methods not timed yet.
+    /// </summary>
+    private sealed class ProgressCounter(Dictionary<string, int> plannedByMethod, Stopwatch clock, int trialCount)
     {
+        private readonly Dictionary<string, (TimeSpan Time, int Epochs)> _timed = new(StringComparer.Ordinal);
         private int _done;
+        private TimeSpan _mark;
 
         public void Start(SweepTrial trial, int position, int epoch, int epochCount, Action<SweepProgress>? callback)
-            => callback?.Invoke(new SweepProgress(position, trialCount, trial.Method, trial.Architecture, epoch, epochCount, clock.Elapsed, _done, planned));
+        {
+            _mark = clock.Elapsed;
+            Report(trial, position, epoch, epochCount, callback);
+        }
 
         public void Epoch(SweepTrial trial, int position, int epoch, int epochCount, Action<SweepProgress>? callback)
         {
+            var now = clock.Elapsed;
+            var (time, epochs) = _timed.GetValueOrDefault(trial.Method);
+            _timed[trial.Method] = (time + (now - _mark), epochs + 1);
+            _mark = now;
             _done++;
-            callback?.Invoke(new SweepProgress(position, trialCount, trial.Method, trial.Architecture, epoch, epochCount, clock.Elapsed, _done, planned));
+            plannedByMethod[trial.Method]--;
+            Report(trial, position, epoch, epochCount, callback);
         }
 
         /// <summary>Epochs restored from the store instead of trained: no longer planned work (and not in the time estimate's rate).</summary>
-        public void Skip(int epochs) => planned -= epochs;
+        public void Skip(SweepTrial trial, int epochs) => plannedByMethod[trial.Method] -= epochs;
+
+        private void Report(SweepTrial trial, int position, int epoch, int epochCount, Action<SweepProgress>? callback)
+            => callback?.Invoke(new SweepProgress(position, trialCount, trial.Method, trial.Architecture, epoch, epochCount, clock.Elapsed, _done,
+                _done + plannedByMethod.Values.Sum(), Remaining()));
+
+        private TimeSpan? Remaining()
+        {
+            if (_done == 0)
+                return null;
+            var overall = _timed.Values.Aggregate(TimeSpan.Zero, (sum, t) => sum + t.Time) / _done;
+            var left = TimeSpan.Zero;
+            foreach (var (method, epochs) in plannedByMethod)
+                left += (_timed.TryGetValue(method, out var t) ? t.Time / t.Epochs : overall) * Math.Max(0, epochs);
+            return left;
+        }
     }
 }
 

@@ -26,8 +26,9 @@ internal static class SweepPlot
 
         var model = new PlotModel { Title = "Validation accuracy against " + Label(axis), Background = OxyColors.White };
         model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomRight });
-        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = Label(axis), MajorGridlineStyle = LineStyle.Dot });
-        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "validation accuracy (%)", MajorGridlineStyle = LineStyle.Dot });
+        // Margins of a tenth of each range (and at least a little), so that the points and their labels stay inside the frame.
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = Label(axis), MajorGridlineStyle = LineStyle.Dot, MinimumPadding = 0.1, MaximumPadding = 0.1 });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "validation accuracy (%)", MajorGridlineStyle = LineStyle.Dot, MinimumPadding = 0.1, MaximumPadding = 0.1 });
 
         foreach (var group in points.GroupBy(t => t.Method))
         {
@@ -45,7 +46,7 @@ internal static class SweepPlot
         {
             model.Annotations.Add(new OxyPlot.Annotations.TextAnnotation
             {
-                Text = t.Architecture, TextPosition = new DataPoint(t.CostOn(axis)!.Value, t.ValidationAccuracy!.Value * 100),
+                Text = $"{t.Method} {t.Architecture}", TextPosition = new DataPoint(t.CostOn(axis)!.Value, t.ValidationAccuracy!.Value * 100),
                 TextVerticalAlignment = VerticalAlignment.Bottom, FontSize = 9, StrokeThickness = 0,
             });
         }

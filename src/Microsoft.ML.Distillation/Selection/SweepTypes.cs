@@ -89,12 +89,10 @@ public sealed class SweepConstraints
 /// <param name="Elapsed">Time since the sweep started.</param>
 /// <param name="EpochsDone">Epochs trained so far in the whole sweep (all trials).</param>
 /// <param name="EpochsPlanned">Epochs the sweep will train in all (an upper bound under successive halving).</param>
+/// <param name="EstimatedRemaining">Estimated time left: the epochs still planned for each method times that method's mean time per
+/// epoch so far (the mean over all methods for one not timed yet); null before the first epoch.</param>
 public sealed record SweepProgress(int Trial, int TrialCount, string Method, string Architecture, int Epoch, int EpochCount, TimeSpan Elapsed,
-    int EpochsDone, int EpochsPlanned)
-{
-    /// <summary>Estimated time left, from the mean time per epoch so far; null before the first epoch.</summary>
-    public TimeSpan? EstimatedRemaining => EpochsDone == 0 ? null : Elapsed / EpochsDone * Math.Max(0, EpochsPlanned - EpochsDone);
-}
+    int EpochsDone, int EpochsPlanned, TimeSpan? EstimatedRemaining);
 
 /// <summary>One trial of a sweep: the candidate, what it reached and what it costs.</summary>
 public sealed class SweepTrial

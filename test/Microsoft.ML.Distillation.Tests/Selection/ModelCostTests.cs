@@ -84,4 +84,19 @@ public sealed class ModelCostTests
         Assert.AreEqual((0.5, 4.0, "fake"), (probed.LatencyMilliseconds!.Value, probed.BatchLatencyMilliseconds!.Value, probed.LatencyMeasuredBy));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => teacher.MeasureCost(new CostMeasurementOptions { BatchSize = 0 }));
     }
+
+    [TestMethod]
+    public void MeasureCost_ByOnnxRuntime_TimesASessionOnTheExport_WithTheSameStaticFigures()
+    {
+        var teacher = SharedTeacher.Teacher;
+
+        var onnx = teacher.MeasureCost(new CostMeasurementOptions { Engine = LatencyEngine.OnnxRuntime, BatchSize = 4, Repetitions = 3, WarmupRepetitions = 1 });
+        var staticOnly = teacher.MeasureCost(new CostMeasurementOptions { MeasureLatency = false });
+
+        Assert.AreEqual($"ONNX Runtime, {TorchSharp.torch.get_num_threads()} intra-op threads, CPU", onnx.LatencyMeasuredBy);
+        Assert.IsTrue(onnx.LatencyMilliseconds > 0 && onnx.BatchLatencyMilliseconds > 0, onnx.ToString());
+        Assert.AreEqual(4, onnx.LatencyBatchSize);
+        Assert.AreEqual(staticOnly with { LatencyMilliseconds = onnx.LatencyMilliseconds, BatchLatencyMilliseconds = onnx.BatchLatencyMilliseconds,
+            LatencyBatchSize = 4, LatencyMeasuredBy = onnx.LatencyMeasuredBy }, onnx);
+    }
 }
