@@ -166,6 +166,30 @@ public sealed class DistillationCatalog
     /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
     public MgdEstimator Mgd(ITransformer teacher, MgdOptions options) => new(Environment, teacher, options);
 
+    /// <summary>Similarity-preserving KD (Tung and Mori): the batch's similarity matrix of the last stage map, β = 3000; see <see cref="SpOptions"/>.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="SpOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public SpEstimator Sp(ITransformer teacher, SpOptions options) => new(Environment, teacher, options);
+
+    /// <summary>Attention transfer (Zagoruyko and Komodakis): spatial attention maps of every stage, β = 1000, p = 2; see <see cref="AtOptions"/>.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="AtOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public AtEstimator At(ITransformer teacher, AtOptions options) => new(Environment, teacher, options);
+
+    /// <summary>Probabilistic knowledge transfer (Passalis and Tefas): affinity distributions of the pooled embeddings, β = 30000; see <see cref="PktOptions"/>.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="PktOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public PktEstimator Pkt(ITransformer teacher, PktOptions options) => new(Environment, teacher, options);
+
+    /// <summary>Relational KD (Park et al.): distances (25) and angles (50) between the pooled embeddings; see <see cref="RkdOptions"/>.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="RkdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public RkdEstimator Rkd(ITransformer teacher, RkdOptions options) => new(Environment, teacher, options);
+
     /// <summary>
     /// Distils with a method of your own: a <see cref="DistillationMethod"/> gives the loss of each step; the library does the rest
     /// (data, augmentation, optimiser, schedule, checkpoints, progress, the fitted model).

@@ -50,7 +50,7 @@ public abstract class TeacherStudentEstimatorBase<TOptions> : ImageClassifierEst
             students += " (and any wrn{d}_{k})";
         return new ArgumentException(
             $"{phase} pairs auxiliary branches one-to-one, but the teacher '{teacher}' has {teacherBranches} and the student '{student}' has " +
-            $"{studentBranches}. Students that fit this teacher: {students}. Methods that pair no branches (Sskd, Dkd, Mgd, Kd, Baseline) accept any student.",
+            $"{studentBranches}. Students that fit this teacher: {students}. Every other method (KD, DKD, SSKD, MGD, the feature and relation distillers, the baseline) pairs no branches and accepts any student.",
             nameof(TrainingOptions.Architecture));
     }
 
