@@ -47,7 +47,7 @@ internal static class FidelityBenchmark
         string command = "dotnet run -c Release --project src/Samples -- fidelity " + string.Join(" ", o.Select(kv => $"{kv.Key} {kv.Value}"));
 
         var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd"];
+        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd"];
         if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
         {
             Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
@@ -120,6 +120,10 @@ internal static class FidelityBenchmark
                 ("kd-ctkd", "KD + CTKD (global τ)", () => ml.Distillation.Kd(teacher, Common(new KdOptions { Architecture = student, CurriculumTemperature = new() }, epochs, seed)).Fit(train)),
                 ("hsakd-ctkd", "HSAKD + CTKD (global τ)", () => ml.Distillation.Hsakd(teacher, Common(new HsakdOptions { Architecture = student, CurriculumTemperature = new() }, epochs, seed)).Fit(train)),
                 ("mgd", $"MGD + KD (stable, branches {Int("--mgd-branch-epochs")} ep.)", () => ml.Distillation.Mgd(teacher, Common(new MgdOptions { Architecture = student, TeacherBranchEpochs = Int("--mgd-branch-epochs") }, epochs, seed)).Fit(train)),
+                ("sp", "SP (β=3000)", () => ml.Distillation.Sp(teacher, Common(new SpOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("at", "AT (β=1000)", () => ml.Distillation.At(teacher, Common(new AtOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("pkt", "PKT (β=30000)", () => ml.Distillation.Pkt(teacher, Common(new PktOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("rkd", "RKD (25 distance, 50 angle)", () => ml.Distillation.Rkd(teacher, Common(new RkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
             };
             foreach (var (key, name, fit) in runs.Where(r => methods.Contains(r.Key)))
             {
