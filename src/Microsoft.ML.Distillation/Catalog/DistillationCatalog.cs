@@ -190,6 +190,18 @@ public sealed class DistillationCatalog
     /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
     public RkdEstimator Rkd(ITransformer teacher, RkdOptions options) => new(Environment, teacher, options);
 
+    /// <summary>FitNets hint learning (Romero et al.): the student's middle-stage map through a learned regressor approximates the teacher's, β = 100; see <see cref="FitNetOptions"/>.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="FitNetOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public FitNetEstimator FitNet(ITransformer teacher, FitNetOptions options) => new(Environment, teacher, options);
+
+    /// <summary>Feature regression with an MLP head (SimReg, Navaneet et al.): a predictor on the student's embedding regresses the teacher's; see <see cref="SimRegOptions"/>.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="SimRegOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public SimRegEstimator SimReg(ITransformer teacher, SimRegOptions options) => new(Environment, teacher, options);
+
     /// <summary>
     /// Distils with a method of your own: a <see cref="DistillationMethod"/> gives the loss of each step; the library does the rest
     /// (data, augmentation, optimiser, schedule, checkpoints, progress, the fitted model).
@@ -220,8 +232,9 @@ public sealed class DistillationCatalog
 
     /// <summary>
     /// The student that <paramref name="options"/> describe, whatever the method: <see cref="HsakdOptions"/> gives an HSAKD student,
-    /// <see cref="SskdOptions"/> SSKD, <see cref="DkdOptions"/> DKD, <see cref="MgdOptions"/> MGD, <see cref="KdOptions"/> KD, and plain <see cref="StudentOptions"/> the
-    /// baseline (trained without the teacher). For model-selection loops over candidates given as option objects.
+    /// <see cref="SskdOptions"/> SSKD, <see cref="DkdOptions"/> DKD, <see cref="MgdOptions"/> MGD, <see cref="KdOptions"/> KD, <see cref="SpOptions"/> SP, and so on
+    /// for every method's options; plain <see cref="StudentOptions"/> gives the baseline (trained without the teacher). For
+    /// model-selection loops over candidates given as option objects.
     /// </summary>
     /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified. The baseline does not use it.</param>
     /// <param name="options">The method's options; their type chooses the method.</param>

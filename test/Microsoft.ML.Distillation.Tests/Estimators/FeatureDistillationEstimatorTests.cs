@@ -15,12 +15,15 @@ public sealed class FeatureDistillationEstimatorTests
         "AT" => new AtOptions(),
         "PKT" => new PktOptions(),
         "RKD" => new RkdOptions(),
+        "FitNet" => new FitNetOptions(),
+        "SimReg" => new SimRegOptions(),
         _ => throw new ArgumentOutOfRangeException(nameof(method)),
     };
 
     private static readonly Dictionary<string, string[]> Terms = new()
     {
         ["SP"] = ["ce", "sp"], ["AT"] = ["ce", "at"], ["PKT"] = ["ce", "pkt"], ["RKD"] = ["ce", "rkd_distance", "rkd_angle"],
+        ["FitNet"] = ["ce", "hint"], ["SimReg"] = ["ce", "regression"],
     };
 
     [TestMethod]
@@ -28,13 +31,15 @@ public sealed class FeatureDistillationEstimatorTests
     [DataRow("AT")]
     [DataRow("PKT")]
     [DataRow("RKD")]
+    [DataRow("FitNet")]
+    [DataRow("SimReg")]
     public void Method_OnRealImages_TrainsThroughAPipeline_FromAnotherFamilysTeacher_AndBeatsChance(string method)
     {
         var ml = SharedTeacher.Ml;
         var epochs = new List<TrainingMetrics>();
         // Three epochs, as the other real-image tests (one epoch at the full rate leaves the accuracy to chance). The student is a
-        // vgg8 under the resnet8 teacher: other channel counts, map sizes, embedding width and number of stages; these four
-        // methods need no adapter.
+        // vgg8 under the resnet8 teacher: other channel counts, map sizes, embedding width and number of stages (FitNet's regressor
+        // and SimReg's predictor adapt; the other four need no adapter).
         var options = Options(method);
         options.Architecture = "vgg8";
         options.Epochs = 3;
@@ -54,6 +59,9 @@ public sealed class FeatureDistillationEstimatorTests
         CollectionAssert.AreEqual(Terms[method], epochs[0].LossTerms.Keys.ToArray());
         Assert.IsTrue(epochs.All(m => m.LossTerms.Values.All(v => v >= 0 && double.IsFinite(v))), string.Join("; ", epochs));
         Assert.IsTrue(epochs[0].LossTerms[Terms[method][1]] > 0, "the method's term is not zero");
+        using var bare = Microsoft.ML.Distillation.Networks.NetworkRegistry.Create("vgg8", 1, 10);
+        Assert.AreEqual(bare.Backbone.parameters().Sum(p => p.numel()), student.LastTransformer.InferenceParameterCount,
+            "adapters, regressors and predictors train with the student but are not part of the fitted model");
     }
 
     [TestMethod]
@@ -79,6 +87,8 @@ public sealed class FeatureDistillationEstimatorTests
     [DataRow("RKD", nameof(RkdOptions.AngleWeight))]
     [DataRow("SP", nameof(FeatureDistillationOptions.DistillationWeight))]
     [DataRow("RKD", nameof(FeatureDistillationOptions.Temperature))]
+    [DataRow("FitNet", nameof(FitNetOptions.HintWeight))]
+    [DataRow("SimReg", nameof(SimRegOptions.RegressionWeight))]
     public void AbsurdOptions_AreRefusedBeforeTraining_NamingTheOption(string method, string option)
     {
         var options = Options(method);
@@ -88,5 +98,20 @@ public sealed class FeatureDistillationEstimatorTests
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => SharedTeacher.Ml.Distillation.Distill(SharedTeacher.Teacher, options));
 
         Assert.AreEqual(option, e.ParamName);
+    }
+
+    [TestMethod]
+    public void FitNet_WithAHintStageOneNetworkLacks_IsRefusedBeforeTheFirstStep()
+    {
+        var ml = SharedTeacher.Ml;
+        var epochs = new List<TrainingMetrics>();
+        var options = new FitNetOptions { Architecture = "resnet8", Epochs = 1, BatchSize = 32, HintStage = 3, MetricsCallback = epochs.Add };
+
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+            ml.Distillation.FitNet(SharedTeacher.Teacher, options).Fit(SharedTeacher.Pipeline.First().Transform(RealImages.Train(ml, 32))));
+
+        Assert.AreEqual(nameof(FitNetOptions.HintStage), e.ParamName);
+        StringAssert.Contains(e.Message, "the student 'resnet8' has 3 stages and the teacher 'resnet8' 3");
+        Assert.IsEmpty(epochs);
     }
 }
