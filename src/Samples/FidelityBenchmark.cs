@@ -47,7 +47,7 @@ internal static class FidelityBenchmark
         string command = "dotnet run -c Release --project src/Samples -- fidelity " + string.Join(" ", o.Select(kv => $"{kv.Key} {kv.Value}"));
 
         var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd"];
+        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd", "fitnet", "simreg"];
         if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
         {
             Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
@@ -124,6 +124,8 @@ internal static class FidelityBenchmark
                 ("at", "AT (β=1000)", () => ml.Distillation.At(teacher, Common(new AtOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("pkt", "PKT (β=30000)", () => ml.Distillation.Pkt(teacher, Common(new PktOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("rkd", "RKD (25 distance, 50 angle)", () => ml.Distillation.Rkd(teacher, Common(new RkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("fitnet", "FitNet (β=100, middle stage)", () => ml.Distillation.FitNet(teacher, Common(new FitNetOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("simreg", "SimReg (CE + 1 · regression)", () => ml.Distillation.SimReg(teacher, Common(new SimRegOptions { Architecture = student }, epochs, seed)).Fit(train)),
             };
             foreach (var (key, name, fit) in runs.Where(r => methods.Contains(r.Key)))
             {
