@@ -202,6 +202,12 @@ public sealed class DistillationCatalog
     /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
     public SimRegEstimator SimReg(ITransformer teacher, SimRegOptions options) => new(Environment, teacher, options);
 
+    /// <summary>Contrastive representation distillation (Tian et al.): memory banks over the training rows, K = 16384 negatives of other classes, β = 0.8; see <see cref="CrdOptions"/>.</summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="CrdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public CrdEstimator Crd(ITransformer teacher, CrdOptions options) => new(Environment, teacher, options);
+
     /// <summary>
     /// Distils with a method of your own: a <see cref="DistillationMethod"/> gives the loss of each step; the library does the rest
     /// (data, augmentation, optimiser, schedule, checkpoints, progress, the fitted model).

@@ -45,6 +45,11 @@ internal abstract class FeatureDistillationLoss : IDistillationLoss
 
     public virtual nn.Module? TrainableModule => null;
 
+    /// <summary>State updates after the optimiser step (CRD's memory banks); nothing by default.</summary>
+    public virtual void OnStepEnd(LossBatch batch)
+    {
+    }
+
     public LossResult Compute(LossBatch batch)
     {
         var teacher = batch.Teacher ?? throw new InvalidOperationException($"{GetType().Name} needs the teacher's outputs.");
