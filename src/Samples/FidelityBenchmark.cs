@@ -47,7 +47,7 @@ internal static class FidelityBenchmark
         string command = "dotnet run -c Release --project src/Samples -- fidelity " + string.Join(" ", o.Select(kv => $"{kv.Key} {kv.Value}"));
 
         var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd", "fitnet", "simreg", "crd", "crd-kd"];
+        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd", "fitnet", "simreg", "crd", "crd-kd", "zipfls"];
         if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
         {
             Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
@@ -128,6 +128,7 @@ internal static class FidelityBenchmark
                 ("simreg", "SimReg (CE + 1 · regression)", () => ml.Distillation.SimReg(teacher, Common(new SimRegOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("crd", "CRD (β=0.8, K=16384)", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("crd-kd", "CRD + KD (β=0.8, α=1)", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student, DistillationWeight = 1 }, epochs, seed)).Fit(train)),
+                ("zipfls", "Zipf's LS (λ=1, no teacher)", () => ml.Distillation.ZipfLabelSmoothing(Common(new ZipfLsOptions { Architecture = student }, epochs, seed)).Fit(train)),
             };
             foreach (var (key, name, fit) in runs.Where(r => methods.Contains(r.Key)))
             {

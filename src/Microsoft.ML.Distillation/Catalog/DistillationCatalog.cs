@@ -276,6 +276,14 @@ public sealed class DistillationCatalog
     /// <returns>An estimator whose <c>Fit</c> returns the trained network.</returns>
     public BaselineEstimator Baseline(StudentOptions options) => new(Environment, options);
 
+    /// <summary>
+    /// Zipf's label smoothing (Liang et al., ECCV 2022): self-distillation with no teacher; the network's own ranking of the classes
+    /// gives Zipf-shaped soft targets over the non-target classes; see <see cref="ZipfLsOptions"/>.
+    /// </summary>
+    /// <param name="options">See <see cref="ZipfLsOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the network.</returns>
+    public ZipfLsEstimator ZipfLabelSmoothing(ZipfLsOptions options) => new(Environment, options);
+
     /// <summary>Fills the arguments every flat overload shares into an options object.</summary>
     private static TOptions Flat<TOptions>(TOptions options, string labelColumnName, string imageColumnName, string architecture,
         int epochs, int batchSize, double learningRate)
