@@ -209,6 +209,15 @@ public sealed class DistillationCatalog
     public CrdEstimator Crd(ITransformer teacher, CrdOptions options) => new(Environment, teacher, options);
 
     /// <summary>
+    /// Contrastive distillation through multi-scale feature decoupling (MSFD), our reading of the paper: local vectors of the stage maps
+    /// at several grid scales, contrasted within the batch sample-wise and channel-wise; see <see cref="MsfdOptions"/>.
+    /// </summary>
+    /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
+    /// <param name="options">See <see cref="MsfdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
+    public MsfdEstimator Msfd(ITransformer teacher, MsfdOptions options) => new(Environment, teacher, options);
+
+    /// <summary>
     /// Distils with a method of your own: a <see cref="DistillationMethod"/> gives the loss of each step; the library does the rest
     /// (data, augmentation, optimiser, schedule, checkpoints, progress, the fitted model).
     /// </summary>

@@ -17,6 +17,7 @@ public sealed class FeatureDistillationEstimatorTests
         "RKD" => new RkdOptions(),
         "FitNet" => new FitNetOptions(),
         "SimReg" => new SimRegOptions(),
+        "MSFD" => new MsfdOptions(),
         _ => throw new ArgumentOutOfRangeException(nameof(method)),
     };
 
@@ -24,6 +25,7 @@ public sealed class FeatureDistillationEstimatorTests
     {
         ["SP"] = ["ce", "sp"], ["AT"] = ["ce", "at"], ["PKT"] = ["ce", "pkt"], ["RKD"] = ["ce", "rkd_distance", "rkd_angle"],
         ["FitNet"] = ["ce", "hint"], ["SimReg"] = ["ce", "regression"],
+        ["MSFD"] = ["ce", "msfd_sample", "msfd_feature"],
     };
 
     [TestMethod]
@@ -33,13 +35,14 @@ public sealed class FeatureDistillationEstimatorTests
     [DataRow("RKD")]
     [DataRow("FitNet")]
     [DataRow("SimReg")]
+    [DataRow("MSFD")]
     public void Method_OnRealImages_TrainsThroughAPipeline_FromAnotherFamilysTeacher_AndBeatsChance(string method)
     {
         var ml = SharedTeacher.Ml;
         var epochs = new List<TrainingMetrics>();
         // Three epochs, as the other real-image tests (one epoch at the full rate leaves the accuracy to chance). The student is a
         // vgg8 under the resnet8 teacher: other channel counts, map sizes, embedding width and number of stages (FitNet's regressor
-        // and SimReg's predictor adapt; the other four need no adapter).
+        // and SimReg's predictor adapt, MSFD adds a 1x1 convolution for the widths; the other four need no adapter).
         var options = Options(method);
         options.Architecture = "vgg8";
         options.Epochs = 3;
@@ -86,11 +89,12 @@ public sealed class FeatureDistillationEstimatorTests
     [DataRow("RKD", nameof(FeatureDistillationOptions.Temperature))]
     [DataRow("FitNet", nameof(FitNetOptions.HintWeight))]
     [DataRow("SimReg", nameof(SimRegOptions.RegressionWeight))]
+    [DataRow("MSFD", nameof(MsfdOptions.ContrastTemperature))]
     public void AbsurdOptions_AreRefusedBeforeTraining_NamingTheOption(string method, string option)
     {
         var options = Options(method);
         var field = options.GetType().GetField(option)!;
-        field.SetValue(options, option == nameof(AtOptions.Power) || option == nameof(FeatureDistillationOptions.Temperature) ? 0.0 : -1.0);
+        field.SetValue(options, option is nameof(AtOptions.Power) or nameof(FeatureDistillationOptions.Temperature) or nameof(MsfdOptions.ContrastTemperature) ? 0.0 : -1.0);
 
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => SharedTeacher.Ml.Distillation.Distill(SharedTeacher.Teacher, options));
 
