@@ -32,7 +32,11 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
         Options = options;
         Phase = phase;
         OptionsValidation.Check(options);
+        // The catalog's environment is the MLContext itself: its public GPU settings are read when training starts.
+        _context = env as MLContext;
     }
+
+    private readonly MLContext? _context;
 
     private protected IHost Host { get; }
 
@@ -66,11 +70,12 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
         var image = ImageSchemaValidator.ValidateImageColumn(input.Schema, Options.ImageColumnName, ShapeHint);
         var label = ImageSchemaValidator.ValidateLabelColumn(input.Schema, Options.LabelColumnName);
         CheckBeforeReading(image, label);
-        var device = TorchRuntime.Resolve(Options.Device);
+        using var channel = Host.Start(Phase);
+        var device = TorchRuntime.Resolve(Options.Device, _context?.GpuDeviceId, _context?.FallbackToCpu ?? false,
+            message => channel.Warning(MessageSensitivity.None, message));
         if ((Options.NumberOfThreads ?? CpuTopology.DefaultTorchThreads()) is int threads)
             torch.set_num_threads(threads);
 
-        using var channel = Host.Start(Phase);
         var loss = CreateLoss();
         var cancellation = Options.CancellationToken;
         using var train = ReadData(input, image, label, "training", channel);

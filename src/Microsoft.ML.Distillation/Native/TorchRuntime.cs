@@ -33,25 +33,50 @@ internal static class TorchRuntime
     }
 
     /// <summary>Resolves the requested device, failing clearly when CUDA is asked for but cannot be had.</summary>
-    public static Device Resolve(ComputeDevice requested)
+    public static Device Resolve(ComputeDevice requested) => Resolve(requested, gpuDeviceId: null, fallbackToCpu: false, log: null);
+
+    /// <summary>
+    /// Resolves the requested device together with ML.NET's own GPU settings (<c>MLContext.GpuDeviceId</c>, <c>MLContext.FallbackToCpu</c>),
+    /// as <see cref="ComputeDevice"/>'s documentation states: <see cref="ComputeDevice.Cpu"/> always wins; a GPU id selects that CUDA
+    /// device for <see cref="ComputeDevice.Auto"/> and <see cref="ComputeDevice.Cuda"/>; when CUDA cannot be had for an id or for
+    /// <see cref="ComputeDevice.Cuda"/>, FallbackToCpu chooses between the CPU (with <paramref name="log"/> told why) and an error.
+    /// </summary>
+    public static Device Resolve(ComputeDevice requested, int? gpuDeviceId, bool fallbackToCpu, Action<string>? log)
     {
         EnsureLoaded();
-        switch (requested)
+        if (requested == ComputeDevice.Cpu)
         {
-            case ComputeDevice.Cpu:
-                return CPU;
-            case ComputeDevice.Cuda:
-                if (!CudaAvailable())
-                    throw new InvalidOperationException(
-                        "Device = Cuda was requested, but CUDA is not available to TorchSharp in this process. " +
-                        "This build references the CPU libtorch package. To train on a GPU: build with -p:TorchBackend=cuda " +
-                        "(which references TorchSharp-cuda-linux, libtorch 2.10 with CUDA 12.8; your NuGet feed must serve it), " +
-                        "install an NVIDIA driver that supports CUDA 12.8, and check that 'nvidia-smi' sees the GPU. " +
-                        "Use Device = Auto to fall back to the CPU.");
-                return CUDA;
-            default:
-                return CudaAvailable() ? CUDA : CPU;
+            if (gpuDeviceId is int ignored)
+                log?.Invoke($"Device = Cpu: training on the CPU although MLContext.GpuDeviceId is {ignored}.");
+            return CPU;
         }
+
+        bool wantsGpu = requested == ComputeDevice.Cuda || gpuDeviceId is not null;
+        if (!wantsGpu)
+            return CudaAvailable() ? CUDA : CPU;
+
+        int index = gpuDeviceId ?? 0;
+        string? problem = !CudaAvailable()
+            ? "CUDA is not available to TorchSharp in this process"
+            : index >= torch.cuda.device_count()
+                ? $"this machine has {torch.cuda.device_count()} CUDA device(s), so there is no device {index}"
+                : null;
+        if (problem is null)
+            return new Device(DeviceType.CUDA, index);
+
+        string asked = gpuDeviceId is int id ? $"MLContext.GpuDeviceId = {id}" : "Device = Cuda";
+        if (fallbackToCpu)
+        {
+            log?.Invoke($"{asked} was requested, but {problem}; training on the CPU because MLContext.FallbackToCpu is true.");
+            return CPU;
+        }
+
+        throw new InvalidOperationException(
+            $"{asked} was requested, but {problem}. To train on the CPU instead, set MLContext.FallbackToCpu = true, or use Device = Auto " +
+            "(without a GpuDeviceId) or Device = Cpu. " +
+            "This build references the CPU libtorch package; to train on a GPU: build with -p:TorchBackend=cuda " +
+            "(which references TorchSharp-cuda-linux, libtorch 2.10 with CUDA 12.8; your NuGet feed must serve it), " +
+            "install an NVIDIA driver that supports CUDA 12.8, and check that 'nvidia-smi' sees the GPU.");
     }
 
     private static bool CudaAvailable()
