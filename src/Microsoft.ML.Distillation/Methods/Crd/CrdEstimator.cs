@@ -17,6 +17,12 @@ public sealed class CrdEstimator : FeatureDistillationEstimatorBase<CrdOptions>
     internal CrdEstimator(IHostEnvironment env, ITransformer teacher, CrdOptions options)
         : base(env, options, "CRD", teacher)
     {
+        Validate(options);
+    }
+
+    /// <summary>Refuses CRD settings that cannot train (also for MGD on a CRD base).</summary>
+    internal static void Validate(CrdOptions options)
+    {
         LossOptionsValidation.CheckWeight(options.ContrastWeight, nameof(options.ContrastWeight));
         LossOptionsValidation.CheckTemperature(options.ContrastTemperature, nameof(options.ContrastTemperature));
         if (options.EmbeddingWidth < 1)
@@ -27,22 +33,25 @@ public sealed class CrdEstimator : FeatureDistillationEstimatorBase<CrdOptions>
             throw new ArgumentOutOfRangeException(nameof(options.MemoryMomentum), options.MemoryMomentum, "MemoryMomentum must be in [0, 1) (0.5 in the paper).");
     }
 
-    private protected override IDistillationLoss CreateLoss() => Loss(memory: null, sampler: null);
+    private protected override IDistillationLoss CreateLoss() => Loss(term: null);
 
     /// <summary>The heads and banks are sized from the networks and the data and created here, after the training seed is set.</summary>
     private protected override IDistillationLoss PrepareLoss(IDistillationLoss loss, LossPreparation context)
+        => Loss(CreateTerm(Options, context, Teacher!.Network.EmbeddingSize));
+
+    /// <summary>The CRD term for <paramref name="context"/>'s data and networks; warns when negatives must repeat.</summary>
+    internal static ContrastiveTerm CreateTerm(CrdOptions options, LossPreparation context, int teacherEmbeddingSize)
     {
         var sampler = new NegativeSampler(context.Train.Labels, context.Train.ClassCount);
-        if (sampler.FewestNegatives < Options.NegativeCount)
+        if (sampler.FewestNegatives < options.NegativeCount)
             context.Channel.Warning(MessageSensitivity.None,
-                $"CRD: NegativeCount is {Options.NegativeCount}, but a sample has only {sampler.FewestNegatives} to {sampler.MostNegatives} rows of other " +
+                $"CRD: NegativeCount is {options.NegativeCount}, but a sample has only {sampler.FewestNegatives} to {sampler.MostNegatives} rows of other " +
                 $"classes among the {sampler.RowCount} training rows. Negatives are drawn with replacement (as in the paper's code), so rows repeat " +
                 "among one sample's negatives; a smaller NegativeCount gives the same kind of estimate for less memory and time.");
-        var memory = new ContrastMemory(context.Network.EmbeddingSize, Teacher!.Network.EmbeddingSize, sampler.RowCount, Options.EmbeddingWidth);
-        return Loss(memory, sampler);
+        var memory = new ContrastMemory(context.Network.EmbeddingSize, teacherEmbeddingSize, sampler.RowCount, options.EmbeddingWidth);
+        return new ContrastiveTerm(memory, sampler, options.NegativeCount, options.ContrastTemperature, options.MemoryMomentum);
     }
 
-    private CrdLoss Loss(ContrastMemory? memory, NegativeSampler? sampler)
-        => new(Options.CrossEntropyWeight, Options.DistillationWeight, Options.Temperature, Options.ContrastWeight, Options.NegativeCount,
-            Options.ContrastTemperature, Options.MemoryMomentum, memory, sampler);
+    private CrdLoss Loss(ContrastiveTerm? term)
+        => new(Options.CrossEntropyWeight, Options.DistillationWeight, Options.Temperature, Options.ContrastWeight, term);
 }

@@ -50,6 +50,8 @@ public sealed class MgdEstimator : TeacherStudentEstimatorBase<MgdOptions>
         LossOptionsValidation.CheckTemperature(options.WideTemperature, nameof(options.WideTemperature));
         CheckCodeSize(options.NarrowCodeSize, nameof(options.NarrowCodeSize));
         CheckCodeSize(options.WideCodeSize, nameof(options.WideCodeSize));
+        if (options.Contrast is not null)
+            CrdEstimator.Validate(options.Contrast);
         if (options.TeacherBranchEpochs < 1)
             throw new ArgumentOutOfRangeException(nameof(options.TeacherBranchEpochs), options.TeacherBranchEpochs,
                 "TeacherBranchEpochs must be at least 1: MGD needs the teacher's granularity branches trained.");
@@ -79,7 +81,8 @@ public sealed class MgdEstimator : TeacherStudentEstimatorBase<MgdOptions>
     };
 
     /// <summary>The loss's shape for the checks before training; the modules come in <see cref="PrepareLoss"/>.</summary>
-    private protected override IDistillationLoss CreateLoss() => new MgdLoss(LossSettings, studentEncoders: null, teacherBranches: null);
+    private protected override IDistillationLoss CreateLoss()
+        => new MgdLoss(LossSettings, studentEncoders: null, teacherBranches: null, withContrast: Options.Contrast is not null);
 
     private protected override IDistillationLoss PrepareLoss(IDistillationLoss loss, LossPreparation context)
     {
@@ -94,7 +97,10 @@ public sealed class MgdEstimator : TeacherStudentEstimatorBase<MgdOptions>
             teacherBranches = TeacherStage.Train(teacher, context, stage,
                 () => new TeacherGranularityBranches(teacher.Network.EmbeddingSize, teacher.ClassCount, granularities),
                 branches => new MgdTeacherBranchLoss(branches, granularities), Options.MetricsCallback);
-            return new MgdLoss(LossSettings, studentEncoders, teacherBranches.to(context.Settings.Device));
+            if (Options.Contrast is not CrdOptions crd)
+                return new MgdLoss(LossSettings, studentEncoders, teacherBranches.to(context.Settings.Device));
+            var contrast = CrdEstimator.CreateTerm(crd, context, teacher.Network.EmbeddingSize);
+            return new MgdLoss(LossSettings, studentEncoders, teacherBranches.to(context.Settings.Device), withContrast: true, contrast, crd.ContrastWeight);
         }
         catch
         {

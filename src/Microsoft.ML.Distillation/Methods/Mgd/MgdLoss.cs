@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Methods.Crd;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,16 +24,27 @@ internal sealed class MgdLoss : IDistillationLoss, IDisposable
 {
     private readonly StudentGranularityEncoders? _studentEncoders;
     private readonly TeacherGranularityBranches? _teacherBranches;
+    private readonly ContrastiveTerm? _contrast;
+    private readonly double _contrastWeight;
+    private readonly nn.Module? _trainable;
 
     /// <param name="settings">Weights, temperatures, sizes and the target.</param>
     /// <param name="studentEncoders">The student's encoders, trained with it (owned by the loss from now on).</param>
     /// <param name="teacherBranches">The teacher's trained branches, frozen here (owned by the loss from now on).</param>
     /// <remarks>The modules may be null only to ask for the loss's properties before they exist; <see cref="Compute"/> then throws.</remarks>
-    public MgdLoss(MgdLossSettings settings, StudentGranularityEncoders? studentEncoders, TeacherGranularityBranches? teacherBranches)
+    /// <param name="withContrast">True for MGD on a CRD base (the term "crd" is added, weighted by <paramref name="contrastWeight"/>).</param>
+    /// <param name="contrast">The CRD term (owned by the loss from now on); null only before training.</param>
+    /// <param name="contrastWeight">β of the CRD term.</param>
+    public MgdLoss(MgdLossSettings settings, StudentGranularityEncoders? studentEncoders, TeacherGranularityBranches? teacherBranches,
+        bool withContrast = false, ContrastiveTerm? contrast = null, double contrastWeight = 0)
     {
         Settings = settings;
         _studentEncoders = studentEncoders;
         _teacherBranches = teacherBranches;
+        _contrast = contrast;
+        _contrastWeight = contrastWeight;
+        TermNames = withContrast ? ["ce", "kd", "narrow", "wide", "crd"] : ["ce", "kd", "narrow", "wide"];
+        _trainable = contrast is null || studentEncoders is null ? studentEncoders : new ModulePair(studentEncoders, contrast.Memory);
         if (teacherBranches is not null)
         {
             foreach (var p in teacherBranches.parameters())
@@ -45,7 +57,7 @@ internal sealed class MgdLoss : IDistillationLoss, IDisposable
     public MgdLossSettings Settings { get; }
 
     /// <inheritdoc/>
-    public IReadOnlyList<string> TermNames { get; } = ["ce", "kd", "narrow", "wide"];
+    public IReadOnlyList<string> TermNames { get; }
 
     /// <inheritdoc/>
     public bool RequiresTeacher => true;
@@ -57,7 +69,7 @@ internal sealed class MgdLoss : IDistillationLoss, IDisposable
     public bool UsesRotations => false;
 
     /// <inheritdoc/>
-    public nn.Module? TrainableModule => _studentEncoders;
+    public nn.Module? TrainableModule => _trainable;
 
     /// <inheritdoc/>
     public LossResult Compute(LossBatch batch)
@@ -88,7 +100,25 @@ internal sealed class MgdLoss : IDistillationLoss, IDisposable
             wide = (LossFunctions.SoftenedKl(studentWide, teacherCodes.WideCode, g.WideTemperature) * s.GranularityWeight).MoveToOuterDisposeScope();
         }
 
-        return new LossResult(ce + kd + narrow + wide, [new("ce", ce), new("kd", kd), new("narrow", narrow), new("wide", wide)]);
+        if (_contrast is null)
+            return new LossResult(ce + kd + narrow + wide, [new("ce", ce), new("kd", kd), new("narrow", narrow), new("wide", wide)]);
+
+        // The CRD base contrasts the raw embeddings: stable excitation changes only the logit target (distillers-more.md §8).
+        var crd = _contrast.Compute(batch.Student.Embedding, teacher.Embedding, batch) * _contrastWeight;
+        return new LossResult(ce + kd + narrow + wide + crd, [new("ce", ce), new("kd", kd), new("narrow", narrow), new("wide", wide), new("crd", crd)]);
+    }
+
+    /// <inheritdoc/>
+    public void OnStepEnd(LossBatch batch) => _contrast?.OnStepEnd();
+
+    /// <summary>The student's encoders and CRD's heads and banks, trained and checkpointed together.</summary>
+    private sealed class ModulePair : nn.Module
+    {
+        public ModulePair(nn.Module encoders, nn.Module contrast) : base(nameof(ModulePair))
+        {
+            register_module("encoders", encoders);
+            register_module("contrast", contrast);
+        }
     }
 
     /// <summary>Disposes both modules.</summary>
@@ -96,6 +126,7 @@ internal sealed class MgdLoss : IDistillationLoss, IDisposable
     {
         _studentEncoders?.Dispose();
         _teacherBranches?.Dispose();
+        _contrast?.Dispose();
     }
 }
 

@@ -15,7 +15,7 @@ namespace Microsoft.ML.Distillation;
 /// </summary>
 /// <remarks>
 /// The reference keeps each branch's checkpoint that scores best on the test split; this library keeps the last one (it never looks at
-/// test data). Combination with CRD (the paper's "+CRD" rows) is not offered yet.
+/// test data). With <see cref="Contrast"/> set, MGD runs on a CRD base (the paper's "+CRD" rows).
 /// </remarks>
 public sealed class MgdOptions : StudentOptions
 {
@@ -55,6 +55,14 @@ public sealed class MgdOptions : StudentOptions
     /// cached with the teacher object: further MGD students over the same data and settings reuse them.
     /// </summary>
     public int TeacherBranchEpochs = 60;
+
+    /// <summary>
+    /// MGD on a CRD base (the paper's "+CRD" rows) when set: the CRD term of these options (their <see cref="CrdOptions.ContrastWeight"/>,
+    /// <see cref="CrdOptions.NegativeCount"/>, <see cref="CrdOptions.EmbeddingWidth"/>, <see cref="CrdOptions.ContrastTemperature"/> and
+    /// <see cref="CrdOptions.MemoryMomentum"/>; the rest of them is ignored) is added on the raw embeddings. The reference's CRD script
+    /// also sets <see cref="CrossEntropyWeight"/> and <see cref="DistillationWeight"/> to 1 (set them too). Default null: the KD base.
+    /// </summary>
+    public CrdOptions? Contrast;
 
     /// <summary>Initial learning rate of the branch pre-stage. Default 0.01, the reference's. Momentum, weight decay and batch size are the student's.</summary>
     public double TeacherBranchLearningRate = 0.01;

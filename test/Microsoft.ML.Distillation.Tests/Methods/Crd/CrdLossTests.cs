@@ -17,7 +17,7 @@ public sealed class CrdLossTests
         // P = [[0.5, 0.1, 0.3], [1.2, 0.05, 0.7]] (column 0 the positive, K = 2), N = 10, so r = 0.2:
         // −(Σ log(P0 / (P0 + r + 1e-7)) + Σ log(r / (Pk + r + 1e-7))) / 2 = 1.769800481625629.
         using var scope = NewDisposeScope();
-        var value = CrdLoss.Contrast(tensor(new float[,] { { 0.5f, 0.1f, 0.3f }, { 1.2f, 0.05f, 0.7f } }), 10);
+        var value = ContrastiveTerm.Contrast(tensor(new float[,] { { 0.5f, 0.1f, 0.3f }, { 1.2f, 0.05f, 0.7f } }), 10);
 
         Assert.AreEqual(1.769800481625629, value.item<float>(), 1e-6);
     }
@@ -31,7 +31,7 @@ public sealed class CrdLossTests
         var anchor = tensor(new float[,] { { 0.8f, 0.6f }, { -0.6f, 0.8f } }).requires_grad_(true);
         var indices = tensor(new long[,] { { 0, 2, 3 }, { 1, 0, 2 } });
 
-        var scores = CrdLoss.Scores(bank, indices, anchor, 0.5);
+        var scores = ContrastiveTerm.Scores(bank, indices, anchor, 0.5);
 
         double[] expected = [6.8209584692907494, 0.30119421191220214, 2.021823849823544, 0.30119421191220214, 1.7506725002961017, 0.20189651799465538];
         var actual = scores.data<float>().ToArray();

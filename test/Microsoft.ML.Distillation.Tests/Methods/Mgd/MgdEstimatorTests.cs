@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Distillation.Estimators;
+using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
 using Microsoft.ML.Distillation.Training;
 
@@ -47,6 +48,31 @@ public sealed class MgdEstimatorTests
         CollectionAssert.AreEqual(new[] { "ce", "kd", "narrow", "wide" }, main[0].LossTerms.Keys.ToArray());
         Assert.IsLessThan(stage[0].Loss, stage[1].Loss, "the branches learn in their pre-stage");
         Assert.IsTrue(main.All(m => m.LossTerms.Values.All(v => v > 0 && double.IsFinite(v))), string.Join("; ", main));
+    }
+
+    [TestMethod]
+    public void MgdOnACrdBase_AddsTheCrdTerm_TrainsTheBanksWithTheEncoders_AndBeatsChance()
+    {
+        var ml = SharedTeacher.Ml;
+        var epochs = new List<TrainingMetrics>();
+        var options = Small(teacherBranchEpochs: 1);
+        options.Epochs = 3;
+        options.CrossEntropyWeight = 1;
+        options.DistillationWeight = 1;
+        options.Contrast = new CrdOptions { NegativeCount = 256 };
+        options.MetricsCallback = epochs.Add;
+
+        var (accuracy, student) = RealImages.FitAndScore(ml, ml.Distillation.Mgd(SharedTeacher.Pipeline, options));
+
+        Assert.IsGreaterThan(0.25, accuracy, $"10 classes: chance is 0.10, got {accuracy:P1}");
+        var main = epochs.Where(m => m.Phase == "MGD").ToList();
+        CollectionAssert.AreEqual(new[] { "ce", "kd", "narrow", "wide", "crd" }, main[0].LossTerms.Keys.ToArray());
+        Assert.IsTrue(main.All(m => m.LossTerms["crd"] > 0 && double.IsFinite(m.LossTerms["crd"])), string.Join("; ", main));
+        Assert.AreEqual(NetworkRegistry.Create(options.Architecture, 1, 10).Backbone.parameters().Sum(p => p.numel()), student.LastTransformer.InferenceParameterCount);
+
+        options.Contrast = new CrdOptions { NegativeCount = 0 };
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Distillation.Mgd(SharedTeacher.Pipeline, options));
+        Assert.AreEqual(nameof(CrdOptions.NegativeCount), e.ParamName);
     }
 
     [TestMethod]
