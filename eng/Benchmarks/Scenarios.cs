@@ -13,6 +13,8 @@ using static TorchSharp.torch;
 using Microsoft.ML.Distillation.Methods.TeacherPretraining;
 using Microsoft.ML.Distillation.Methods.Hsakd;
 using Microsoft.ML.Distillation.Methods.Baseline;
+using Microsoft.ML.Distillation.Methods.Crd;
+using Microsoft.ML.Distillation.Methods.Kd;
 
 namespace Microsoft.ML.Distillation.Benchmarks;
 
@@ -122,6 +124,12 @@ internal static class Scenarios
             "teacher-wrn40_2" => Step(name, "teacher pretraining step, WRN-40-2 with aux, 4 rotations", o, "wrn40_2", null, new SelfSupervisedTeacherLoss()),
             "hsakd-wrn40_2-wrn16_2" => Step(name, "HSAKD step, WRN-40-2 (aux) -> WRN-16-2 (aux), 4 rotations", o, "wrn16_2", "wrn40_2", new HsakdLoss(3, 1, 1, 1)),
             "hsakd-resnet32x4-resnet8x4" => Step(name, "HSAKD step, ResNet32x4 (aux) -> ResNet8x4 (aux), 4 rotations", o, "resnet8x4", "resnet32x4", new HsakdLoss(3, 1, 1, 1)),
+            // Optional (not in Names): the logit and contrastive steps of the HSAKD pair, for CRD's cost (issue 14 item 7).
+            "kd-wrn40_2-wrn16_2" => Step(name, "KD step, WRN-40-2 -> WRN-16-2, no rotations", o, "wrn16_2", "wrn40_2", new KdLoss(4, 0.1, 0.9)),
+            _ when name.StartsWith("crd-wrn40_2-wrn16_2", StringComparison.Ordinal)
+                => Step(name, "CRD step, WRN-40-2 -> WRN-16-2, no rotations, K = " + CrdNegatives(name), o, "wrn16_2", "wrn40_2",
+                    data => new CrdLoss(1, 0, 4, 0.8, new ContrastiveTerm(new ContrastMemory(128, 128, data.Count, 128),
+                        new NegativeSampler(data.Labels, data.ClassCount), CrdNegatives(name), 0.07, 0.5))),
             "teacher-forward-wrn40_2" => TeacherForward(name, o, fold: true),
             "teacher-forward-wrn40_2-unfolded" => TeacherForward(name, o, fold: false),
             "teacher-forward-wrn40_2-bf16" => TeacherForwardBf16(name, o),
@@ -216,9 +224,21 @@ internal static class Scenarios
         };
     }
 
+    /// <summary>K of a CRD scenario: 16384, or the number after a colon (<c>crd-wrn40_2-wrn16_2:4096</c>).</summary>
+    private static int CrdNegatives(string name)
+        => name.Contains(':', StringComparison.Ordinal) ? int.Parse(name[(name.IndexOf(':', StringComparison.Ordinal) + 1)..], CultureInfo.InvariantCulture) : 16384;
+
     private static ScenarioResult Step(string name, string description, BenchmarkOptions o, string studentName, string? teacherName, IDistillationLoss loss)
+        => Step(name, description, o, studentName, teacherName, _ => loss);
+
+    /// <summary>A training step scenario; the loss is made for the synthetic data (CRD's banks and sampler need its rows and labels).</summary>
+    private static ScenarioResult Step(string name, string description, BenchmarkOptions o, string studentName, string? teacherName,
+        Func<ImageTensorDataset, IDistillationLoss> createLoss)
     {
         const int classes = 100, size = 32;
+        int steps = o.Warmup + o.Steps;
+        using var data = Synthetic(steps * o.BatchSize, classes, size);
+        var loss = createLoss(data);
         int rotations = loss.UsesRotations ? Rotations() : 1;
         using var student = NetworkRegistry.Create(studentName, 3, classes);
         using var teacher = teacherName is null ? null : NetworkRegistry.Create(teacherName, 3, classes);
@@ -227,8 +247,6 @@ internal static class Scenarios
         bool aux = loss.UsesAuxiliaryBranches;
         double flops = 3 * FlopCounter.ForwardFlops(student, 3, size, includeAuxiliary: aux) * rotations
             + (teacher is null ? 0 : FlopCounter.ForwardFlops(teacher, 3, size, includeAuxiliary: aux) * rotations);
-        int steps = o.Warmup + o.Steps;
-        using var data = Synthetic(steps * o.BatchSize, classes, size);
         using var normalization = ChannelNormalization.FromValues(new[] { 129f, 124f, 112f }, new[] { 68f, 65f, 70f }, 3);
         var timings = new List<StepTiming>();
         var settings = new TrainingSettings
@@ -252,6 +270,7 @@ internal static class Scenarios
         var env = new MLContext(seed: 1);
         using var channel = ((IHostEnvironment)env).Register("bench").Start("bench");
         new TrainingEngine(channel, null).Run(student, teacher, loss, data, null, normalization, settings);
+        (loss as IDisposable)?.Dispose();
 
         return StepResult(name, description, timings.Skip(o.Warmup).ToArray(), flops, o.BatchSize);
 

@@ -43,6 +43,26 @@ public sealed class CrdLossTests
     }
 
     [TestMethod]
+    public void FullBankAndGatheredScores_AgreeToFloatRounding_InValueAndGradient()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var bank = nn.functional.normalize(randn(50, 16), p: 2, dim: 1);
+        var indices = randint(0, 50, new long[] { 6, 33 });
+        var a = nn.functional.normalize(randn(6, 16), p: 2, dim: 1).requires_grad_(true);
+        var b = a.detach().clone().requires_grad_(true);
+
+        var full = ContrastiveTerm.FullBankScores(bank, indices, a, 0.07);
+        var gathered = ContrastiveTerm.GatheredScores(bank, indices, b, 0.07);
+        (full.log().sum()).backward();
+        (gathered.log().sum()).backward();
+
+        Assert.IsTrue(full.allclose(gathered, rtol: 1e-5, atol: 0), "scores");
+        Assert.IsTrue(a.grad!.allclose(b.grad!, rtol: 1e-5, atol: 1e-6), "gradients");
+        Assert.IsTrue(ContrastiveTerm.Scores(bank, indices, a.detach(), 0.07).allclose(full.detach(), rtol: 1e-6, atol: 0), "50 rows <= 4 x 33: the full-bank path");
+    }
+
+    [TestMethod]
     public void MemoryUpdate_MovesOnlyTheBatchsRows_HalfwayAndBackToUnitLength()
     {
         // Rows 2 and 0 take [1, 0] and [0, 1] with momentum 0.5: row 0 [0.6, 0.8] -> [0.3, 0.9] / |.| = [0.3162..., 0.9486...],
