@@ -56,8 +56,8 @@ internal static class ScoringComparison
         var rows = Enumerable.Range(0, Rows).Select(r => new PixelRow { Image = pixels.AsSpan((r % 64) * shape.Size, shape.Size).ToArray() }).ToList();
         var data = ml.Data.LoadFromEnumerable(rows);
         results["ML.NET pipeline, TorchSharp transformer (batched cursor)"] = PipelineImagesPerSecond(o, transformer, data);
-        using var converted = (IDisposable)ml.Distillation.ConvertToOnnxScoring(transformer);
-        results["ML.NET pipeline, ONNX scoring chain (row by row)"] = PipelineImagesPerSecond(o, (ITransformer)converted, data);
+        using var converted = ml.Distillation.ConvertToOnnxScoring(transformer);
+        results["ML.NET pipeline, ONNX scoring chain (row by row)"] = PipelineImagesPerSecond(o, converted, data);
 
         return new ScenarioResult
         {

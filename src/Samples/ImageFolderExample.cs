@@ -11,24 +11,6 @@ namespace Microsoft.ML.Distillation.Samples;
 /// </summary>
 public static class ImageFolderExample
 {
-    /// <summary>One image file, relative to the root folder, and its class (the name of its folder).</summary>
-    public sealed class ImageFile
-    {
-        /// <summary>Path relative to the root folder.</summary>
-        public string ImagePath { get; set; } = "";
-
-        /// <summary>Class name.</summary>
-        public string Label { get; set; } = "";
-    }
-
-    /// <summary>Every .png/.jpg/.jpeg/.bmp under <paramref name="folder"/>, labelled by its parent folder's name, in path order.</summary>
-    public static List<ImageFile> ListImages(string folder)
-        => Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
-            .Where(p => Path.GetExtension(p).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg" or ".bmp")
-            .Order(StringComparer.Ordinal)
-            .Select(p => new ImageFile { ImagePath = Path.GetRelativePath(folder, p), Label = Path.GetFileName(Path.GetDirectoryName(p)!) })
-            .ToList();
-
     /// <summary>Trains a teacher and an HSAKD student on 80% of the images and evaluates both on the other 20%.</summary>
     public static (MulticlassClassificationMetrics Teacher, MulticlassClassificationMetrics Student) Run(
         string folder, int imageSize = 32, string teacherArchitecture = "wrn40_2", string studentArchitecture = "wrn16_2",
@@ -36,7 +18,7 @@ public static class ImageFolderExample
     {
         // --- the README example, line for line ---
         var ml = new MLContext(seed: 1);
-        IDataView images = ml.Data.LoadFromEnumerable(ListImages(folder));
+        IDataView images = ml.Distillation.ListImageFolder(folder);   // ImagePath, Label
         var split = ml.Data.TrainTestSplit(images, testFraction: 0.2, seed: 1);
 
         var prep = ml.Transforms.Conversion.MapValueToKey("Label")

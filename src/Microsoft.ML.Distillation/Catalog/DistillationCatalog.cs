@@ -4,6 +4,7 @@ using Microsoft.ML.Distillation.Estimators;
 using Microsoft.ML.Distillation.Onnx;
 using Microsoft.ML.Distillation.Persistence;
 using Microsoft.ML.Distillation.Transformers;
+using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Distillation;
@@ -218,6 +219,17 @@ public sealed class DistillationCatalog
     public MsfdEstimator Msfd(ITransformer teacher, MsfdOptions options) => new(Environment, teacher, options);
 
     /// <summary>
+    /// Lists a folder of labelled images, one sub-folder per class (<c>cats/001.jpg</c>, <c>dogs/002.png</c>, ...): every .png, .jpg,
+    /// .jpeg and .bmp file below it, in path order, as a data view with <c>ImagePath</c> (relative to <paramref name="folder"/>, for
+    /// <c>LoadImages(..., imageFolder: folder, inputColumnName: "ImagePath")</c>) and <c>Label</c> (the name of the file's folder).
+    /// </summary>
+    /// <param name="folder">The root folder.</param>
+    /// <returns>The rows, ready for <c>MapValueToKey("Label")</c> and <c>LoadImages</c>.</returns>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="ArgumentException">The folder holds no image files.</exception>
+    public IDataView ListImageFolder(string folder) => MLContext.Data.LoadFromEnumerable(LabeledImageFile.List(folder));
+
+    /// <summary>
     /// Distils with a method of your own: a <see cref="DistillationMethod"/> gives the loss of each step; the library does the rest
     /// (data, augmentation, optimiser, schedule, checkpoints, progress, the fitted model).
     /// </summary>
@@ -338,13 +350,17 @@ public sealed class DistillationCatalog
     /// <example>
     /// <code>
     /// ITransformer model = pipeline.Fit(train);                        // contains the TorchSharp classifier
-    /// using var servable = (IDisposable)ml.Distillation.ConvertToOnnxScoring(model);
-    /// ml.Model.Save((ITransformer)servable, train.Schema, "model.zip");
+    /// using var servable = ml.Distillation.ConvertToOnnxScoring(model);   // a TransformerChain: savable and disposable
+    /// ml.Model.Save(servable, train.Schema, "model.zip");
     /// // In the serving process (no TorchSharp): ml.Model.Load("model.zip", out var inputSchema).Transform(data)
     /// </code>
     /// </example>
     /// <exception cref="ArgumentException"><paramref name="model"/> contains no <see cref="ImageClassifierTransformer"/>.</exception>
-    public ITransformer ConvertToOnnxScoring(ITransformer model)
+    /// <returns>
+    /// The converted model as a <see cref="TransformerChain{TLastTransformer}"/>: save it with <c>mlContext.Model.Save</c> and dispose it
+    /// (it holds ONNX Runtime sessions) when done.
+    /// </returns>
+    public TransformerChain<ITransformer> ConvertToOnnxScoring(ITransformer model)
     {
         ArgumentNullException.ThrowIfNull(model);
         int converted = 0;
@@ -355,7 +371,7 @@ public sealed class DistillationCatalog
                 $"The model contains no {nameof(ImageClassifierTransformer)} to convert (it is a {model.GetType().Name}).", nameof(model));
         }
 
-        return result;
+        return result as TransformerChain<ITransformer> ?? new TransformerChain<ITransformer>(result);
     }
 
     /// <summary>Loads a model saved with <see cref="ImageClassifierTransformer.Save(string)"/>.</summary>

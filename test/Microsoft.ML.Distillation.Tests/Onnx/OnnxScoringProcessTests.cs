@@ -48,9 +48,9 @@ public sealed class OnnxScoringProcessTests
             var toNames = ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(scored);
             var pipeline = new TransformerChain<ITransformer>([.. prep, classifier, toNames]);
             string zip = Path.Combine(folder, "model.zip");
-            using (var servable = (IDisposable)ml.Distillation.ConvertToOnnxScoring(pipeline))
+            using (var servable = ml.Distillation.ConvertToOnnxScoring(pipeline))
             {
-                ml.Model.Save((ITransformer)servable, files.Schema, zip);
+                ml.Model.Save(servable, files.Schema, zip);
             }
 
             string tsv = Path.Combine(folder, "input.tsv");

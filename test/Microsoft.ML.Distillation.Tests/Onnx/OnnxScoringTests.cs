@@ -88,7 +88,7 @@ public sealed class OnnxScoringTests
         var test = RealImages.Test(ml, 40);
         string zip = Path.Combine(TempFolder(), "model.zip");
 
-        using (var servable = (TransformerChain<ITransformer>)ml.Distillation.ConvertToOnnxScoring(SharedTeacher.Pipeline))
+        using (var servable = ml.Distillation.ConvertToOnnxScoring(SharedTeacher.Pipeline))
         {
             Assert.IsFalse(Flatten(servable).OfType<ImageClassifierTransformer>().Any(), "the classifier is replaced");
             ml.Model.Save(servable, SharedTeacher.Train.Schema, zip);
@@ -132,9 +132,9 @@ public sealed class OnnxScoringTests
         var pipeline = new TransformerChain<ITransformer>([.. prep, classifier, toNames]);
         string zip = Path.Combine(folder, "model.zip");
 
-        using (var servable = (IDisposable)ml.Distillation.ConvertToOnnxScoring(pipeline))
+        using (var servable = ml.Distillation.ConvertToOnnxScoring(pipeline))
         {
-            ml.Model.Save((ITransformer)servable, files.Schema, zip);
+            ml.Model.Save(servable, files.Schema, zip);
         }
 
         var loaded = ml.Model.Load(zip, out _);
@@ -174,9 +174,9 @@ public sealed class OnnxScoringTests
         using var classifier = RandomClassifier(ml, "vgg8", new ImageColumnInfo("Pixels", ImageColumnKind.SingleVector, shape));
         string zip = Path.Combine(TempFolder(), "model.zip");
 
-        using (var servable = (IDisposable)ml.Distillation.ConvertToOnnxScoring(classifier))
+        using (var servable = ml.Distillation.ConvertToOnnxScoring(classifier))
         {
-            ml.Model.Save((ITransformer)servable, data.Schema, zip);
+            ml.Model.Save(servable, data.Schema, zip);
         }
 
         var loaded = ml.Model.Load(zip, out _);
@@ -199,7 +199,7 @@ public sealed class OnnxScoringTests
         var chain = new TransformerChain<ImageClassifierTransformer>(
             [toKey, SharedTeacher.Teacher], [TransformerScope.TrainTest, TransformerScope.Everything]);
 
-        using var converted = (TransformerChain<ITransformer>)ml.Distillation.ConvertToOnnxScoring(chain);
+        using var converted = ml.Distillation.ConvertToOnnxScoring(chain);
 
         Assert.AreSame(toKey, converted.First(), "other transformers are kept as they are");
         Assert.HasCount(1, converted.GetModelFor(TransformerScope.Scoring), "the label conversion stays out of the scoring scope");
@@ -221,9 +221,9 @@ public sealed class OnnxScoringTests
         StringAssert.Contains(error.Message, checkpoint);
 
         string zip = Path.Combine(folder, "model.zip");
-        using (var servable = (IDisposable)ml.Distillation.ConvertToOnnxScoring(SharedTeacher.Teacher))
+        using (var servable = ml.Distillation.ConvertToOnnxScoring(SharedTeacher.Teacher))
         {
-            ml.Model.Save((ITransformer)servable, SharedTeacher.Train.Schema, zip);
+            ml.Model.Save(servable, SharedTeacher.Train.Schema, zip);
         }
 
         Truncate(zip);

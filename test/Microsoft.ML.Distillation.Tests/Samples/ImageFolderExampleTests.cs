@@ -1,5 +1,6 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Data;
 using Microsoft.ML.Distillation.Samples;
 using Microsoft.ML.Distillation.Tests.TestUtilities;
 
@@ -24,13 +25,17 @@ public sealed class ImageFolderExampleTests
                 File.Move(Path.Combine(root, "_all", row.ImagePath), Path.Combine(classFolder, row.ImagePath));
             }
             Directory.Delete(Path.Combine(root, "_all"));
-            var files = ImageFolderExample.ListImages(root);
+            var files = new MLContext().Distillation.ListImageFolder(root);
 
             var (teacher, student) = ImageFolderExample.Run(root, imageSize: 32, teacherArchitecture: "resnet8", studentArchitecture: "resnet8",
                 teacherEpochs: 1, studentEpochs: 1);
 
-            Assert.HasCount(150, files);
-            Assert.IsTrue(files.All(f => f.Label.Length > 0 && !f.ImagePath.StartsWith('/')));
+            var paths = files.GetColumn<string>("ImagePath").ToList();
+            var labels = files.GetColumn<string>("Label").ToList();
+            Assert.HasCount(150, paths);
+            CollectionAssert.AreEqual(paths.Order(StringComparer.Ordinal).ToList(), paths, "path order");
+            for (int i = 0; i < paths.Count; i++)
+                Assert.AreEqual(Path.GetDirectoryName(paths[i]), labels[i], "each image is labelled by its folder, with a path relative to the root");
             Assert.AreEqual(10, teacher.ConfusionMatrix.NumberOfClasses);
             Assert.AreEqual(10, student.ConfusionMatrix.NumberOfClasses);
             double teacherRows = teacher.ConfusionMatrix.Counts.Sum(r => r.Sum());
@@ -43,6 +48,27 @@ public sealed class ImageFolderExampleTests
         finally
         {
             Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void ListImageFolder_RefusesAMissingOrEmptyFolder_NamingIt()
+    {
+        var ml = new MLContext();
+        string missing = Path.Combine(Path.GetTempPath(), $"distill-none-{Guid.NewGuid():N}");
+        StringAssert.Contains(Assert.ThrowsExactly<DirectoryNotFoundException>(() => ml.Distillation.ListImageFolder(missing)).Message, missing);
+
+        string empty = Directory.CreateTempSubdirectory("distill-empty-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(empty, "notes.txt"), "not an image");
+            var e = Assert.ThrowsExactly<ArgumentException>(() => ml.Distillation.ListImageFolder(empty));
+            StringAssert.Contains(e.Message, empty);
+            StringAssert.Contains(e.Message, "sub-folder named after the class");
+        }
+        finally
+        {
+            Directory.Delete(empty, recursive: true);
         }
     }
 }
