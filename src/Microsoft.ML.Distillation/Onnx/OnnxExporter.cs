@@ -47,7 +47,7 @@ internal static class OnnxExporter
         ArgumentNullException.ThrowIfNull(network);
         var graph = new OnnxGraphBuilder();
         string input = graph.Reserve(NormalizedInput);
-        string logits = EmitBackbone(graph, network, input, LogitsOutput);
+        string logits = EmitBackbone(graph, network, input, shape, LogitsOutput);
         graph.AddNode("Softmax", ProbabilitiesOutput, [logits], [OnnxAttribute.Int("axis", 1)], ProbabilitiesOutput);
         var batch = OnnxDimension.Symbolic(BatchDimension);
         return Model(
@@ -68,7 +68,7 @@ internal static class OnnxExporter
         var graph = new OnnxGraphBuilder();
         string pixels = graph.Reserve(PixelsInput);
         string normalized = EmitNormalization(graph, pixels, model.Normalization);
-        string logits = EmitBackbone(graph, model.Network, normalized, LogitsOutput);
+        string logits = EmitBackbone(graph, model.Network, normalized, model.Shape, LogitsOutput);
         graph.AddNode("Softmax", ProbabilitiesOutput, [logits], [OnnxAttribute.Int("axis", 1)], ProbabilitiesOutput);
         var shape = model.Shape;
         var batch = OnnxDimension.Symbolic(BatchDimension);
@@ -91,7 +91,7 @@ internal static class OnnxExporter
         var graph = new OnnxGraphBuilder();
         string pixels = graph.Reserve(inputName);
         string normalized = EmitNormalization(graph, pixels, model.Normalization);
-        string logits = EmitBackbone(graph, model.Network, normalized, outputName: null);
+        string logits = EmitBackbone(graph, model.Network, normalized, model.Shape, outputName: null);
         string probabilities = graph.AddNode("Softmax", ProbabilitiesOutput, [logits], [OnnxAttribute.Int("axis", 1)]);
         string firstAxis = graph.AddInt64Initializer("axis0", [1], [0]);
         graph.AddNode("Squeeze", scoreName, [probabilities, firstAxis], outputName: scoreName);
@@ -107,7 +107,7 @@ internal static class OnnxExporter
     }
 
     /// <summary>Emits the backbone and main head of <paramref name="network"/>; returns the logits' name.</summary>
-    private static string EmitBackbone(OnnxGraphBuilder graph, ClassifierNetwork network, string input, string? outputName)
+    private static string EmitBackbone(OnnxGraphBuilder graph, ClassifierNetwork network, string input, ImageShape shape, string? outputName)
     {
         if (network is not BranchedClassifierNetwork branched)
         {
@@ -121,8 +121,8 @@ internal static class OnnxExporter
             WideResNetBackbone wrn => WideResNetOnnxEmitter.Emit(graph, wrn, input, outputName),
             VggBackbone vgg => VggOnnxEmitter.Emit(graph, vgg, input, outputName),
             MobileNetV2Backbone mobile => MobileNetV2OnnxEmitter.Emit(graph, mobile, input, outputName),
-            ShuffleNetV1Backbone shuffleV1 => ShuffleNetV1OnnxEmitter.Emit(graph, shuffleV1, input, outputName),
-            ShuffleNetV2Backbone shuffleV2 => ShuffleNetV2OnnxEmitter.Emit(graph, shuffleV2, input, outputName),
+            ShuffleNetV1Backbone shuffleV1 => ShuffleNetV1OnnxEmitter.Emit(graph, shuffleV1, input, (shape.Height, shape.Width), outputName),
+            ShuffleNetV2Backbone shuffleV2 => ShuffleNetV2OnnxEmitter.Emit(graph, shuffleV2, input, (shape.Height, shape.Width), outputName),
             var other => throw new NotSupportedException(
                 $"The ONNX writer has no emitter for '{network.Architecture}' ({other.GetType().Name})."),
         };
@@ -132,8 +132,8 @@ internal static class OnnxExporter
     private static string EmitNormalization(OnnxGraphBuilder graph, string pixels, ChannelNormalization normalization)
     {
         long channels = normalization.Channels;
-        string mean = graph.AddInitializer("normalization.mean", [1, channels, 1, 1], [.. normalization.Mean]);
-        string std = graph.AddInitializer("normalization.std", [1, channels, 1, 1], [.. normalization.Std]);
+        string mean = graph.AddInitializer("normalization.mean", [channels, 1, 1], [.. normalization.Mean]);
+        string std = graph.AddInitializer("normalization.std", [channels, 1, 1], [.. normalization.Std]);
         string centered = graph.AddNode("Sub", "normalization.sub", [pixels, mean]);
         return graph.AddNode("Div", "normalization.div", [centered, std]);
     }

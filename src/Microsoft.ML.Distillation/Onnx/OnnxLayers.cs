@@ -132,6 +132,15 @@ internal static class OnnxLayers
         long[] kernel = Pair(pool.kernel_size);
         long[] stride = pool.stride is null || pool.stride.Length == 0 ? kernel : Pair(pool.stride);
         long[] padding = pool.padding is null || pool.padding.Length == 0 ? [0, 0] : Pair(pool.padding);
+        if (pool.count_include_pad && (padding[0] > 0 || padding[1] > 0))
+        {
+            // The zeros become real values (an explicit Pad), so every window divides by its full size: the same numbers as
+            // count_include_pad = 1, which OpenCV's DNN importer (4.6) does not honour.
+            string pads = graph.AddInt64Initializer(name + ".pads", [8], [0, 0, padding[0], padding[1], 0, 0, padding[0], padding[1]]);
+            input = graph.AddNode("Pad", name + ".pad", [input, pads]);
+            padding = [0, 0];
+        }
+
         return graph.AddNode("AveragePool", name, [input],
         [
             OnnxAttribute.Ints("kernel_shape", kernel),
@@ -156,11 +165,11 @@ internal static class OnnxLayers
     }
 
     /// <summary>
-    /// The ShuffleNet channel shuffle of an [N, C, H, W] value: Reshape to [N, g, C/g, H*W], Transpose to [N, C/g, g, H*W] and
-    /// Reshape back to the input's own shape (read with Shape, so batch and spatial sizes stay dynamic). With g = 1 it is the
-    /// identity and emits nothing.
+    /// The ShuffleNet channel shuffle of an [N, C, H, W] value of known spatial size: Reshape to [N, g, C/g, H·W], Transpose to
+    /// [N, C/g, g, H·W] and Reshape to [N, C, H, W], the batch copied (0) so it stays dynamic. The shapes are constants: a shape read
+    /// with a Shape node fixes the batch at 1 in OpenCV's DNN importer. With g = 1 it is the identity and emits nothing.
     /// </summary>
-    public static string ChannelShuffle(OnnxGraphBuilder graph, string input, long channels, long groups, string name)
+    public static string ChannelShuffle(OnnxGraphBuilder graph, string input, long channels, long groups, (long Height, long Width) size, string name)
     {
         if (groups == 1)
         {
@@ -172,11 +181,18 @@ internal static class OnnxLayers
             throw new ArgumentException($"'{name}': {channels} channels cannot be shuffled in {groups} groups.", nameof(groups));
         }
 
-        string shape = graph.AddNode("Shape", name + ".shape", [input]);
-        string grouped = graph.AddInt64Initializer(name + ".grouped_shape", [4], [0, groups, channels / groups, -1]);
+        string grouped = graph.AddInt64Initializer(name + ".grouped_shape", [4], [0, groups, channels / groups, size.Height * size.Width]);
         string split = graph.AddNode("Reshape", name + ".split", [input, grouped]);
         string swapped = graph.AddNode("Transpose", name + ".transpose", [split], [OnnxAttribute.Ints("perm", 0, 2, 1, 3)]);
+        string shape = graph.AddInt64Initializer(name + ".shape", [4], [0, channels, size.Height, size.Width]);
         return graph.AddNode("Reshape", name, [swapped, shape]);
+    }
+
+    /// <summary>The spatial size a convolution gives from <paramref name="size"/>: (H + 2p − d(k − 1) − 1) / s + 1 per axis.</summary>
+    public static (long Height, long Width) OutputSize((long Height, long Width) size, Conv2d conv)
+    {
+        long[] p = conv.padding!, k = conv.kernel_size, s = conv.stride, d = conv.dilation;
+        return ((size.Height + 2 * p[0] - d[0] * (k[0] - 1) - 1) / s[0] + 1, (size.Width + 2 * p[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1);
     }
 
     /// <summary>ReLU.</summary>

@@ -12,17 +12,22 @@ namespace Microsoft.ML.Distillation.Onnx;
 /// </summary>
 internal static class ShuffleNetV1OnnxEmitter
 {
-    /// <summary>Emits the backbone reading <paramref name="input"/> ([N, C, H, W], normalised); returns the logits' name.</summary>
-    public static string Emit(OnnxGraphBuilder graph, ShuffleNetV1Backbone backbone, string input, string? logitsName)
+    /// <summary>
+    /// Emits the backbone reading <paramref name="input"/> ([N, C, H, W], normalised, of spatial size <paramref name="size"/>: the
+    /// channel shuffles need each map's); returns the logits' name.
+    /// </summary>
+    public static string Emit(OnnxGraphBuilder graph, ShuffleNetV1Backbone backbone, string input, (long Height, long Width) size, string? logitsName)
     {
         string x = OnnxLayers.Convolution(graph, input, backbone.StemConvolution, backbone.StemNorm, "conv1");
+        size = OnnxLayers.OutputSize(size, backbone.StemConvolution);
         x = OnnxLayers.Relu(graph, x, "relu");
         var stages = backbone.Stages;
         for (int s = 0; s < stages.Count; s++)
         {
             for (int u = 0; u < stages[s].Count; u++)
             {
-                x = EmitUnit(graph, stages[s][u], x, $"layer{s + 1}.{u}");
+                x = EmitUnit(graph, stages[s][u], x, size, $"layer{s + 1}.{u}");
+                size = OnnxLayers.OutputSize(size, stages[s][u].Depthwise.Convolution);
             }
         }
 
@@ -30,11 +35,11 @@ internal static class ShuffleNetV1OnnxEmitter
         return OnnxLayers.Linear(graph, embedding, backbone.Head, "linear", logitsName);
     }
 
-    private static string EmitUnit(OnnxGraphBuilder graph, ShuffleNetV1Unit unit, string input, string name)
+    private static string EmitUnit(OnnxGraphBuilder graph, ShuffleNetV1Unit unit, string input, (long Height, long Width) size, string name)
     {
         string y = OnnxLayers.Convolution(graph, input, unit.Reduce.Convolution, unit.Reduce.Norm, name + ".conv1");
         y = OnnxLayers.Relu(graph, y, name + ".relu1");
-        y = OnnxLayers.ChannelShuffle(graph, y, unit.Reduce.Convolution.out_channels, unit.ShuffleGroups, name + ".shuffle1");
+        y = OnnxLayers.ChannelShuffle(graph, y, unit.Reduce.Convolution.out_channels, unit.ShuffleGroups, OnnxLayers.OutputSize(size, unit.Reduce.Convolution), name + ".shuffle1");
         y = OnnxLayers.Convolution(graph, y, unit.Depthwise.Convolution, unit.Depthwise.Norm, name + ".conv2");
         y = OnnxLayers.Relu(graph, y, name + ".relu2");
         y = OnnxLayers.Convolution(graph, y, unit.Expand.Convolution, unit.Expand.Norm, name + ".conv3");

@@ -12,10 +12,14 @@ namespace Microsoft.ML.Distillation.Onnx;
 /// </summary>
 internal static class ShuffleNetV2OnnxEmitter
 {
-    /// <summary>Emits the backbone reading <paramref name="input"/> ([N, C, H, W], normalised); returns the logits' name.</summary>
-    public static string Emit(OnnxGraphBuilder graph, ShuffleNetV2Backbone backbone, string input, string? logitsName)
+    /// <summary>
+    /// Emits the backbone reading <paramref name="input"/> ([N, C, H, W], normalised, of spatial size <paramref name="size"/>: the
+    /// channel shuffles need each map's); returns the logits' name.
+    /// </summary>
+    public static string Emit(OnnxGraphBuilder graph, ShuffleNetV2Backbone backbone, string input, (long Height, long Width) size, string? logitsName)
     {
         string x = OnnxLayers.Convolution(graph, input, backbone.StemConvolution, backbone.StemNorm, "conv1");
+        size = OnnxLayers.OutputSize(size, backbone.StemConvolution);
         x = OnnxLayers.Relu(graph, x, "relu");
         var stages = backbone.Stages;
         for (int s = 0; s < stages.Count; s++)
@@ -23,10 +27,12 @@ internal static class ShuffleNetV2OnnxEmitter
             for (int u = 0; u < stages[s].Count; u++)
             {
                 string name = $"layer{s + 1}.{u}";
+                if (stages[s][u] is ShuffleNetV2DownUnit downUnit)
+                    size = OnnxLayers.OutputSize(size, downUnit.Layers[0].Convolution);
                 x = stages[s][u] switch
                 {
-                    ShuffleNetV2DownUnit down => EmitDownUnit(graph, down, x, name),
-                    ShuffleNetV2BasicUnit basic => EmitBasicUnit(graph, basic, x, name),
+                    ShuffleNetV2DownUnit down => EmitDownUnit(graph, down, x, size, name),
+                    ShuffleNetV2BasicUnit basic => EmitBasicUnit(graph, basic, x, size, name),
                     var other => throw new NotSupportedException($"'{name}': the ONNX writer does not know {other.GetType().Name} units."),
                 };
             }
@@ -39,7 +45,7 @@ internal static class ShuffleNetV2OnnxEmitter
     }
 
     /// <summary>Left: dw conv, 1x1 conv + ReLU; right: 1x1 conv + ReLU, dw conv, 1x1 conv + ReLU; Concat(left, right); shuffle(2).</summary>
-    private static string EmitDownUnit(OnnxGraphBuilder graph, ShuffleNetV2DownUnit unit, string input, string name)
+    private static string EmitDownUnit(OnnxGraphBuilder graph, ShuffleNetV2DownUnit unit, string input, (long Height, long Width) size, string name)
     {
         var layers = unit.Layers;
         string left = Conv(graph, layers[0], input, name + ".conv1");
@@ -49,11 +55,11 @@ internal static class ShuffleNetV2OnnxEmitter
         right = OnnxLayers.Relu(graph, Conv(graph, layers[4], right, name + ".conv5"), name + ".relu5");
         string joined = OnnxLayers.ConcatChannels(graph, [left, right], name + ".concat");
         long channels = layers[1].Convolution.out_channels + layers[4].Convolution.out_channels;
-        return OnnxLayers.ChannelShuffle(graph, joined, channels, 2, name + ".shuffle");
+        return OnnxLayers.ChannelShuffle(graph, joined, channels, 2, size, name + ".shuffle");
     }
 
     /// <summary>Split in halves; 1x1 conv + ReLU, dw conv, 1x1 conv + ReLU on the second; Concat(first, transformed); shuffle(2).</summary>
-    private static string EmitBasicUnit(OnnxGraphBuilder graph, ShuffleNetV2BasicUnit unit, string input, string name)
+    private static string EmitBasicUnit(OnnxGraphBuilder graph, ShuffleNetV2BasicUnit unit, string input, (long Height, long Width) size, string name)
     {
         var layers = unit.Layers;
         long half = unit.Channels / 2;
@@ -63,7 +69,7 @@ internal static class ShuffleNetV2OnnxEmitter
         x = Conv(graph, layers[1], x, name + ".conv2");
         x = OnnxLayers.Relu(graph, Conv(graph, layers[2], x, name + ".conv3"), name + ".relu3");
         string joined = OnnxLayers.ConcatChannels(graph, [kept, x], name + ".concat");
-        return OnnxLayers.ChannelShuffle(graph, joined, unit.Channels, 2, name + ".shuffle");
+        return OnnxLayers.ChannelShuffle(graph, joined, unit.Channels, 2, size, name + ".shuffle");
     }
 
     private static string Conv(
