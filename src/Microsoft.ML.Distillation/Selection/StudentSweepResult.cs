@@ -29,14 +29,16 @@ public sealed class StudentSweepResult : IDisposable
         => Selection.ParetoFront.Of(Completed.Where(t => t.CostOn(axis) is not null).ToArray(), t => t.ValidationAccuracy!.Value, t => t.CostOn(axis)!.Value);
 
     /// <summary>
-    /// The most accurate completed trial within <paramref name="constraints"/> (ties: the cheaper on latency, then the earlier), or
-    /// null when none fits. Its <see cref="SweepTrial.Model"/> is the student to deploy.
+    /// The most accurate completed trial within <paramref name="constraints"/> (ties: fewer FLOPs per image, then fewer parameters,
+    /// then the earlier trial; measured latency does not break ties, so the choice is the same on every run and every shard), or null
+    /// when none fits. Its <see cref="SweepTrial.Model"/> is the student to deploy.
     /// </summary>
     /// <param name="constraints">Limits on latency, parameters, FLOPs or size; null for none.</param>
     public SweepTrial? Best(SweepConstraints? constraints = null)
         => Completed.Where(t => constraints is null || t.Cost is { } c && constraints.Admits(c))
             .OrderByDescending(t => t.ValidationAccuracy)
-            .ThenBy(t => t.Cost?.LatencyMilliseconds ?? double.MaxValue)
+            .ThenBy(t => t.Cost?.FlopsPerImage ?? double.MaxValue)
+            .ThenBy(t => t.Cost?.Parameters ?? long.MaxValue)
             .ThenBy(t => t.Index)
             .FirstOrDefault();
 
