@@ -183,6 +183,9 @@ public sealed class StudentSweep
         }
         finally
         {
+            // Fits outside the sweep with this teacher must not write into (or recreate) the sweep's folder.
+            if (folder is not null)
+                TeacherStageCache.StopPersisting(_teacherModel);
             if (temporaryFolder is not null)
                 Directory.Delete(temporaryFolder, recursive: true);
         }
@@ -337,7 +340,7 @@ public sealed class StudentSweep
     {
         var o = trial.Options;
         return string.Create(CultureInfo.InvariantCulture,
-            $"{trial.Index}|{o.GetType().Name}|{trial.Method}|{o.Architecture}|{o.Epochs}|{o.BatchSize}|{o.LearningRate:R}|{o.Seed ?? _options.Seed}");
+            $"{trial.Index}|{o.GetType().Name}|{trial.Method}|{o.Architecture}|{o.Epochs}|{o.BatchSize}|{o.LearningRate:R}|{o.Seed ?? _options.Seed}|{OptionsFingerprint.Of(o)}");
     }
 
     private static string MethodName(object estimator) => ((IMethodNamed)estimator).MethodName;

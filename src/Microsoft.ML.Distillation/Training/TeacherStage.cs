@@ -35,7 +35,7 @@ internal static class TeacherStage
 {
     /// <summary>Everything the trained weights depend on besides the teacher object.</summary>
     private sealed record Key(
-        string Phase, object MethodSettings, string DataFingerprint, int Epochs, double LearningRate, int BatchSize, double Momentum, bool Nesterov,
+        string Phase, object MethodSettings, string DataFingerprint, int Epochs, double LearningRate, string Milestones, int BatchSize, double Momentum, bool Nesterov,
         double WeightDecay, int Seed, int RandomCropPadding, bool HorizontalFlip, string Device, string NormalizationMean, string NormalizationStd);
 
     /// <summary>
@@ -50,7 +50,8 @@ internal static class TeacherStage
         var settings = context.Settings;
         int seed = SeedDerivation.Derive(settings.Seed, stage.Stream, 0);
         var key = new Key(
-            stage.Phase, stage.MethodSettings, TeacherStageCache.Fingerprint(context.Train), stage.Epochs, stage.LearningRate, settings.BatchSize,
+            stage.Phase, stage.MethodSettings, TeacherStageCache.Fingerprint(context.Train), stage.Epochs, stage.LearningRate,
+            Join(stage.MilestoneFractions.Select(f => (float)f)), settings.BatchSize,
             settings.Momentum, settings.Nesterov, settings.WeightDecay, seed, settings.RandomCropPadding, settings.HorizontalFlip,
             settings.Device.type.ToString(), Join(context.Normalization.Mean), Join(context.Normalization.Std));
 

@@ -39,6 +39,13 @@ internal static class TeacherStageCache
             s_folders.AddOrUpdate(teacher, new DiskLocation(Path.GetFullPath(folder), fingerprint));
     }
 
+    /// <summary>Stops writing <paramref name="teacher"/>'s stages to the folder <see cref="PersistTo"/> gave (the sweep that set it has ended).</summary>
+    public static void StopPersisting(TrainedClassifier teacher)
+    {
+        lock (s_cache)
+            s_folders.Remove(teacher);
+    }
+
     /// <summary>How many times a stage was trained (not loaded) for <paramref name="teacher"/> in this process (tests).</summary>
     public static int TrainedCountFor(TrainedClassifier teacher)
     {
@@ -53,7 +60,7 @@ internal static class TeacherStageCache
             s_trainedCounts.GetOrCreateValue(teacher).Value++;
     }
 
-    /// <summary>Weights of a module by state-dict name: shape and values.</summary>
+    /// <summary>Weights and buffers of a module by state-dict name: shape and values (float32; the stage modules are float32).</summary>
     private sealed record ModuleWeights(Dictionary<string, (long[] Shape, float[] Values)> Tensors);
 
     /// <summary>Number of modules remembered for <paramref name="teacher"/> (tests).</summary>
@@ -88,11 +95,11 @@ internal static class TeacherStageCache
         }
 
         using var noGrad = no_grad();
-        foreach (var (name, parameter) in module.named_parameters())
+        foreach (var (name, value) in module.state_dict())
         {
             var (shape, values) = weights.Tensors[name];
             using var source = tensor(values, shape);
-            parameter.copy_(source);
+            value.copy_(source);
         }
 
         return true;
@@ -118,9 +125,9 @@ internal static class TeacherStageCache
     private static void Remember(TrainedClassifier teacher, object key, nn.Module module)
     {
         var tensors = new Dictionary<string, (long[] Shape, float[] Values)>();
-        foreach (var (name, parameter) in module.named_parameters())
+        foreach (var (name, value) in module.state_dict())
         {
-            using var cpu = parameter.detach().cpu().contiguous();
+            using var cpu = value.detach().cpu().to(ScalarType.Float32).contiguous();
             tensors[name] = (cpu.shape, cpu.data<float>().ToArray());
         }
 

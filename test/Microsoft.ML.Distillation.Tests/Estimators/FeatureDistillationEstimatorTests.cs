@@ -115,4 +115,25 @@ public sealed class FeatureDistillationEstimatorTests
         StringAssert.Contains(e.Message, "the student 'resnet8' has 3 stages and the teacher 'resnet8' 3");
         Assert.IsEmpty(epochs);
     }
+
+    [TestMethod]
+    public void RelationTerms_OnALastBatchOfOneSample_AreZero_NotNaNOrAnError()
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var embedding = TorchSharp.torch.randn(1, 8);
+        var logits = TorchSharp.torch.randn(1, 10);
+        var student = new Microsoft.ML.Distillation.Networks.NetworkOutput(logits, embedding, [], []);
+        var teacher = new Microsoft.ML.Distillation.Networks.NetworkOutput(TorchSharp.torch.randn(1, 10), TorchSharp.torch.randn(1, 6), [], []);
+        var batch = new Microsoft.ML.Distillation.Distillers.LossBatch(student, teacher, TorchSharp.torch.tensor(new long[] { 3 }), TorchSharp.torch.tensor(new long[] { 3 }), 1);
+        using var predictor = new Microsoft.ML.Distillation.Methods.SimReg.EmbeddingPredictor(8, 6);
+        predictor.train();
+
+        var rkd = new Microsoft.ML.Distillation.Methods.Rkd.RkdLoss(1, 0, 4, 25, 50).Compute(batch);
+        var simreg = new Microsoft.ML.Distillation.Methods.SimReg.SimRegLoss(1, 0, 4, 1, predictor).Compute(batch);
+
+        Assert.AreEqual(0f, rkd.Terms[1].Value.item<float>());
+        Assert.AreEqual(0f, rkd.Terms[2].Value.item<float>());
+        Assert.AreEqual(0f, simreg.Terms[1].Value.item<float>());
+        Assert.IsTrue(float.IsFinite(rkd.Total.item<float>()) && float.IsFinite(simreg.Total.item<float>()));
+    }
 }

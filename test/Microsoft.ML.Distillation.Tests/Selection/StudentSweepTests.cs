@@ -115,6 +115,12 @@ public sealed class StudentSweepTests
             var other = new StudentSweepOptions { Candidates = [Small(new KdOptions(), epochs: 3)], ValidationSet = validation, OutputFolder = folder };
             var e = Assert.ThrowsExactly<ArgumentException>(() => ml.Distillation.CreateStudentSweep(SharedTeacher.Teacher, other).Run(train));
             Assert.AreEqual(nameof(StudentSweepOptions.OutputFolder), e.ParamName);
+
+            // A method setting changed at the same position is another candidate too: its old result must not be reused.
+            var hotter = Options(folder);
+            ((KdOptions)hotter.Candidates[1]).Temperature = 2;
+            e = Assert.ThrowsExactly<ArgumentException>(() => ml.Distillation.CreateStudentSweep(SharedTeacher.Teacher, hotter).Run(train));
+            StringAssert.Contains(e.Message, "trial 1 was");
         }
         finally
         {

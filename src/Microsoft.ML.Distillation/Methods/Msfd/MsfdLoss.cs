@@ -14,7 +14,8 @@ namespace Microsoft.ML.Distillation.Methods.Msfd;
 /// vectors). Sample-wise term: at every scale and grid position, the student's L2-normalised local vector of an image must pick the
 /// teacher's vector of the same image among the batch's (InfoNCE with temperature τ, and the same with teacher anchors).
 /// Feature-wise term: at every scale, each channel's vector over the batch and positions must pick the same channel of the other
-/// network. Both are means over scales (and positions), each the average of its two directions. Only the batch is used: no bank.
+/// network. Both are means over scales (the sample-wise one of the means over each scale's positions), each the average of its two
+/// directions, so every scale weighs the same. Only the batch is used: no bank.
 /// </summary>
 internal sealed class MsfdLoss(double crossEntropyWeight, double distillationWeight, double temperature, double sampleWeight, double featureWeight,
     double contrastTemperature, IReadOnlyList<int> grids, IReadOnlyList<(int Student, int Teacher)> stages, ChannelAdapters? adapters)
@@ -56,12 +57,11 @@ internal sealed class MsfdLoss(double crossEntropyWeight, double distillationWei
         yield return feature! * (FeatureWeight / Stages.Count);
     }
 
-    /// <summary>Mean over scales and positions of the symmetric InfoNCE between the two networks' local vectors of the batch's images.</summary>
+    /// <summary>Mean over scales of the mean over positions of the symmetric InfoNCE between the two networks' local vectors of the batch's images.</summary>
     public static Tensor SampleWise(Tensor student, Tensor teacher, IReadOnlyList<int> grids, double temperature)
     {
         using var scope = NewDisposeScope();
         Tensor? total = null;
-        long positions = 0;
         foreach (int g in grids)
         {
             var s = Local(student, g);   // [P, B, C]
@@ -70,13 +70,12 @@ internal sealed class MsfdLoss(double crossEntropyWeight, double distillationWei
             var targets = arange(b, device: s.device).repeat(p);
             var studentAnchors = s.bmm(t.transpose(1, 2)).div(temperature).reshape(p * b, b);
             var teacherAnchors = t.bmm(s.transpose(1, 2)).div(temperature).reshape(p * b, b);
-            var term = (nn.functional.cross_entropy(studentAnchors, targets, reduction: nn.Reduction.Sum)
-                + nn.functional.cross_entropy(teacherAnchors, targets, reduction: nn.Reduction.Sum)) / (2.0 * b);
+            // The mean over this scale's positions and images, both directions averaged; every scale then weighs the same.
+            var term = (nn.functional.cross_entropy(studentAnchors, targets) + nn.functional.cross_entropy(teacherAnchors, targets)) / 2;
             total = total is null ? term : total + term;
-            positions += p;
         }
 
-        return (total! / positions).MoveToOuterDisposeScope();
+        return (total! / grids.Count).MoveToOuterDisposeScope();
     }
 
     /// <summary>Mean over scales of the symmetric InfoNCE between the two networks' channels (vectors over the batch and positions).</summary>

@@ -24,6 +24,14 @@ internal sealed class RkdLoss(double crossEntropyWeight, double distillationWeig
 
     protected override IEnumerable<Tensor> MethodTerms(NetworkOutput student, NetworkOutput teacher, LossBatch batch)
     {
+        if (student.Embedding.shape[0] < 2)
+        {
+            // A batch of one sample (the last of an epoch can be) has no pairs: no relation to transfer.
+            yield return zeros(1, device: student.Embedding.device).sum();
+            yield return zeros(1, device: student.Embedding.device).sum();
+            yield break;
+        }
+
         yield return Distance(student.Embedding, teacher.Embedding) * DistanceWeight;
         yield return Angle(student.Embedding, teacher.Embedding) * AngleWeight;
     }

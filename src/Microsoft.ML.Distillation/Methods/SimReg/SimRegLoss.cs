@@ -26,6 +26,13 @@ internal sealed class SimRegLoss(double crossEntropyWeight, double distillationW
     protected override IEnumerable<Tensor> MethodTerms(NetworkOutput student, NetworkOutput teacher, LossBatch batch)
     {
         var predictor = Predictor ?? throw new InvalidOperationException("SimReg's predictor is created when training starts.");
+        if (student.Embedding.shape[0] < 2)
+        {
+            // The predictor's batch norms need two samples; a last batch of one skips the term.
+            yield return zeros(1, device: student.Embedding.device).sum();
+            yield break;
+        }
+
         yield return Regression(predictor.call(student.Embedding), teacher.Embedding) * Weight;
     }
 
