@@ -203,7 +203,8 @@ public sealed class StudentSweep
             var rungs = SuccessiveHalving.Rungs(epochs, options.HalvingFactor, options.MinimumEpochs);
             var (outcomes, _) = SuccessiveHalving.Run(runnable.Count, rungs, options.HalvingFactor,
                 (c, target) => TrainTo(trials[runnable[c]], c, target, trainData, store, folder!, progress),
-                OutOfTime);
+                OutOfTime,
+                (c, trained) => progress.Skip(trials[runnable[c]], trials[runnable[c]].Options.Epochs - trained));
             foreach (var outcome in outcomes)
             {
                 var trial = trials[runnable[outcome.Candidate]];

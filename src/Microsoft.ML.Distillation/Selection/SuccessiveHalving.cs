@@ -32,9 +32,10 @@ internal static class SuccessiveHalving
     /// where it stopped) and returns its validation score. Ties keep the earlier candidate. Returns each candidate's outcome (input
     /// order) and the epochs trained in all (each candidate's epochs counted once: continuing from rung r to r' costs r' − r).
     /// Returns early, with the rest not run further, when <paramref name="stop"/> says so before a training.
+    /// <paramref name="dropped"/>(candidate, epochs) is told when a candidate stops at a rung for good (progress accounting).
     /// </summary>
     public static (IReadOnlyList<Outcome> Outcomes, int EpochsTrained) Run(int candidates, IReadOnlyList<int> rungs, int factor,
-        Func<int, int, double> trainTo, Func<bool>? stop = null)
+        Func<int, int, double> trainTo, Func<bool>? stop = null, Action<int, int>? dropped = null)
     {
         var trained = new int[candidates];
         var score = new double[candidates];
@@ -54,7 +55,10 @@ internal static class SuccessiveHalving
             if (k < rungs.Count - 1)
             {
                 int keep = Math.Max(1, (alive.Count + factor - 1) / factor);
-                alive = alive.OrderByDescending(c => score[c]).ThenBy(c => c).Take(keep).OrderBy(c => c).ToList();
+                var survivors = alive.OrderByDescending(c => score[c]).ThenBy(c => c).Take(keep).OrderBy(c => c).ToList();
+                foreach (int c in alive.Except(survivors))
+                    dropped?.Invoke(c, trained[c]);
+                alive = survivors;
             }
         }
 
