@@ -31,6 +31,7 @@ internal static class FidelityBenchmark
             ["--teacher-model"] = "",
             ["--sskd-head-epochs"] = "8",
             ["--mgd-branch-epochs"] = "8",
+            ["--crd-negatives"] = "16384",
         };
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
@@ -126,8 +127,8 @@ internal static class FidelityBenchmark
                 ("rkd", "RKD (25 distance, 50 angle)", () => ml.Distillation.Rkd(teacher, Common(new RkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("fitnet", "FitNet (β=100, middle stage)", () => ml.Distillation.FitNet(teacher, Common(new FitNetOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("simreg", "SimReg (CE + 1 · regression)", () => ml.Distillation.SimReg(teacher, Common(new SimRegOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("crd", "CRD (β=0.8, K=16384)", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("crd-kd", "CRD + KD (β=0.8, α=1)", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student, DistillationWeight = 1 }, epochs, seed)).Fit(train)),
+                ("crd", $"CRD (β=0.8, K={Int("--crd-negatives")})", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student, NegativeCount = Int("--crd-negatives") }, epochs, seed)).Fit(train)),
+                ("crd-kd", $"CRD + KD (β=0.8, α=1, K={Int("--crd-negatives")})", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student, DistillationWeight = 1, NegativeCount = Int("--crd-negatives") }, epochs, seed)).Fit(train)),
                 ("zipfls", "Zipf's LS (λ=1, no teacher)", () => ml.Distillation.ZipfLabelSmoothing(Common(new ZipfLsOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("msfd", "MSFD (our reading; last stage, grids 1/2/4)", () => ml.Distillation.Msfd(teacher, Common(new MsfdOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("mgd-crd", $"MGD + CRD (stable, branches {Int("--mgd-branch-epochs")} ep.; CE 1, KD 1, CRD 0.8)", () => ml.Distillation.Mgd(teacher, Common(new MgdOptions { Architecture = student, TeacherBranchEpochs = Int("--mgd-branch-epochs"), CrossEntropyWeight = 1, DistillationWeight = 1, Contrast = new CrdOptions() }, epochs, seed)).Fit(train)),

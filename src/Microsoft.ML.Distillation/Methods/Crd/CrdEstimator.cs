@@ -47,7 +47,8 @@ public sealed class CrdEstimator : FeatureDistillationEstimatorBase<CrdOptions>
             context.Channel.Warning(MessageSensitivity.None,
                 $"CRD: NegativeCount is {options.NegativeCount}, but a sample has only {sampler.FewestNegatives} to {sampler.MostNegatives} rows of other " +
                 $"classes among the {sampler.RowCount} training rows. Negatives are drawn with replacement (as in the paper's code), so rows repeat " +
-                "among one sample's negatives; a smaller NegativeCount gives the same kind of estimate for less memory and time.");
+                "among one sample's negatives. On small data sets a NegativeCount near a third of the training rows (the paper's ratio) " +
+                "trained better in this library's measurements (docs/benchmarks.md).");
         var memory = new ContrastMemory(context.Network.EmbeddingSize, teacherEmbeddingSize, sampler.RowCount, options.EmbeddingWidth);
         return new ContrastiveTerm(memory, sampler, options.NegativeCount, options.ContrastTemperature, options.MemoryMomentum);
     }
