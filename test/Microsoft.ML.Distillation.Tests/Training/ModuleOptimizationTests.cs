@@ -41,7 +41,7 @@ public sealed class ModuleOptimizationTests
         using var data = SyntheticImages.Dataset(rows: 4, size: 8, classes: 3, seed: 5);
         var loss = new ModuleLoss(optimization);
         manual_seed(1);
-        var student = NetworkRegistry.Create("resnet8", 3, data.ClassCount, rotationCount: 1);
+        using var student = NetworkRegistry.Create("resnet8", 3, data.ClassCount, rotationCount: 1);
         using var normalization = ChannelNormalization.FromValues([120f, 110f, 100f], [60f, 70f, 65f], 3);
         var settings = new TrainingSettings
         {
@@ -50,7 +50,9 @@ public sealed class ModuleOptimizationTests
         };
         using var channel = ((IHostEnvironment)new MLContext(seed: 1)).Register("test").Start("test");
         new TrainingEngine(channel, null).Run(student, null, loss, data, null, normalization, settings);
-        return (loss.Module["p"].detach().data<float>().ToArray(), student.state_dict());
+        // Copies: the state dict's tensors belong to the network, which is disposed here (and could otherwise be finalised by the
+        // GC while the caller still compares them, which made this test fail once with "empty handle").
+        return (loss.Module["p"].detach().data<float>().ToArray(), student.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()));
     }
 
     [TestMethod]
