@@ -112,6 +112,7 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
                 RandomCropPadding = Options.RandomCropPadding,
                 HorizontalFlip = Options.HorizontalFlip,
                 Trainable = TrainableParts,
+                ParameterLearningRateFactors = ParameterLearningRateFactors,
                 CancellationToken = cancellation,
                 Checkpoints = store,
                 ResumeFrom = resume,
@@ -163,6 +164,12 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
 
     /// <summary>Which parameters train.</summary>
     private protected virtual TrainableParts TrainableParts => TrainableParts.All;
+
+    /// <summary>
+    /// Learning-rate factors of some network parameters by state-dict name (the pretrained part when fine-tuning); read after
+    /// <see cref="CreateNetwork"/>. Null: one rate.
+    /// </summary>
+    private protected virtual IReadOnlyDictionary<string, double>? ParameterLearningRateFactors => null;
 
     /// <summary>The objective of this estimator.</summary>
     private protected abstract IDistillationLoss CreateLoss();

@@ -59,6 +59,17 @@ internal sealed class BranchedClassifierNetwork : ClassifierNetwork
     /// <inheritdoc/>
     public override nn.Module Auxiliary => _auxiliary;
 
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> HeadTensorNames
+    {
+        get
+        {
+            var head = _backbone.Head;
+            string path = _backbone.named_modules().First(m => ReferenceEquals(m.module, head)).name;
+            return [.. head.named_parameters().Select(p => $"backbone.{path}.{p.name}")];
+        }
+    }
+
     /// <summary>The backbone, typed.</summary>
     public TappedBackbone TappedBackbone => _backbone;
 

@@ -60,6 +60,12 @@ internal abstract class ClassifierNetwork : nn.Module<Tensor, NetworkOutput>
     /// <summary>The auxiliary branches (training only).</summary>
     public abstract nn.Module Auxiliary { get; }
 
+    /// <summary>
+    /// State-dict names of the main head's tensors (its weight [K, D] and bias [K]), e.g. <c>backbone.fc.weight</c>: what is
+    /// replaced when pretrained weights come from a network with another class count.
+    /// </summary>
+    public abstract IReadOnlyList<string> HeadTensorNames { get; }
+
     /// <summary>Backbone + main head only: logits [B, K]. The fast path for scoring.</summary>
     public abstract Tensor ForwardLogits(Tensor input);
 }

@@ -102,7 +102,7 @@ internal sealed class MobileNetV2Backbone : TappedBackbone
     internal FoldableSequential Last => _conv2;
 
     /// <summary>The main head.</summary>
-    internal Linear Head => _classifier;
+    public override Linear Head => _classifier;
 
     /// <inheritdoc/>
     public override BackboneOutput ForwardWithTaps(Tensor input)

@@ -111,7 +111,7 @@ internal sealed class ResNetBackbone<TBlock> : TappedBackbone, IFoldableConvolut
         => [.. _stages.Select(stage => (IReadOnlyList<TBlock>)[.. stage.children().Cast<TBlock>()])];
 
     /// <summary>The main head.</summary>
-    internal Linear Head => _head.Layer;
+    public override Linear Head => _head.Layer;
 
     /// <summary>The head's state-dict name (<c>fc</c> or <c>linear</c>).</summary>
     internal string HeadName => _head.Name;

@@ -78,7 +78,7 @@ internal sealed class ShuffleNetV1Backbone : TappedBackbone, IFoldableConvolutio
         => [.. new[] { _layer1, _layer2, _layer3 }.Select(stage => (IReadOnlyList<ShuffleNetV1Unit>)[.. stage.children().Cast<ShuffleNetV1Unit>()])];
 
     /// <summary>The main head.</summary>
-    internal Linear Head => _linear;
+    public override Linear Head => _linear;
 
     /// <inheritdoc/>
     public override BackboneOutput ForwardWithTaps(Tensor input)

@@ -88,7 +88,7 @@ internal sealed class ShuffleNetV2Backbone : TappedBackbone, IFoldableConvolutio
     public IEnumerable<(Conv2d Convolution, BatchNorm2d Norm)> ConvolutionNormPairs => [(_conv1, _bn1), Last];
 
     /// <summary>The main head.</summary>
-    internal Linear Head => _linear;
+    public override Linear Head => _linear;
 
     /// <inheritdoc/>
     public override BackboneOutput ForwardWithTaps(Tensor input)

@@ -22,6 +22,9 @@ internal abstract class TappedBackbone : nn.Module<Tensor, Tensor>
     /// <summary>D: the size of the pooled embedding that feeds the main head.</summary>
     public abstract int EmbeddingSize { get; }
 
+    /// <summary>The main head: the linear layer from the pooled embedding to the K class logits.</summary>
+    public abstract TorchSharp.Modules.Linear Head { get; }
+
     /// <summary>Runs the backbone and head, keeping the tap features. The tensors belong to the caller's dispose scope.</summary>
     public abstract BackboneOutput ForwardWithTaps(Tensor input);
 

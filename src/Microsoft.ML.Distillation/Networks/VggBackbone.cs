@@ -86,7 +86,7 @@ internal sealed class VggBackbone : TappedBackbone
     internal IReadOnlyList<MaxPool2d> Pools => [_pool0, _pool1, _pool2];
 
     /// <summary>The main head.</summary>
-    internal Linear Head => _classifier;
+    public override Linear Head => _classifier;
 
     /// <inheritdoc/>
     public override BackboneOutput ForwardWithTaps(Tensor input)

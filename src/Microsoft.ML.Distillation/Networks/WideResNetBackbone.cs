@@ -75,7 +75,7 @@ internal sealed class WideResNetBackbone : TappedBackbone
     internal BatchNorm2d FinalNorm => _bn1;
 
     /// <summary>The main head.</summary>
-    internal Linear Head => _fc;
+    public override Linear Head => _fc;
 
     /// <inheritdoc/>
     public override BackboneOutput ForwardWithTaps(Tensor input)

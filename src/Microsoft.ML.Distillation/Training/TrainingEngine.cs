@@ -22,6 +22,12 @@ internal enum TrainableParts
     AuxiliaryOnly,
 
     /// <summary>
+    /// The auxiliary branches and the main head (<see cref="ClassifierNetwork.HeadTensorNames"/>); the rest of the backbone stays
+    /// frozen in eval mode. A frozen pretrained backbone whose head was replaced for another class count.
+    /// </summary>
+    AuxiliaryAndHead,
+
+    /// <summary>
     /// Nothing of the network: it runs frozen in eval mode (and is restored afterwards); only the loss's
     /// <see cref="IDistillationLoss.TrainableModule"/> trains (SSKD's teacher stage 2).
     /// </summary>
@@ -43,6 +49,12 @@ internal sealed class TrainingSettings
     public required int RandomCropPadding { get; init; }
     public required bool HorizontalFlip { get; init; }
     public TrainableParts Trainable { get; init; } = TrainableParts.All;
+
+    /// <summary>
+    /// Factors of the scheduled learning rate for some of the network's parameters, by state-dict name (e.g. 0.1 for the pretrained
+    /// part when fine-tuning); parameters not listed train at the full rate. Null or empty: one rate for the whole network.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? ParameterLearningRateFactors { get; init; }
     public CancellationToken CancellationToken { get; init; }
     public CheckpointStore? Checkpoints { get; init; }
     public ResumePoint? ResumeFrom { get; init; }
@@ -149,7 +161,8 @@ internal sealed class TrainingEngine
             parameters.AddRange(moduleParameters);
         if (parameters.Count + (moduleOptimization is null ? 0 : moduleParameters.Count) == 0)
             throw new InvalidOperationException($"{settings.Phase}: nothing to train (the network is frozen and the loss has no parameters).");
-        var (optimizerLease, learningRateFactors) = CreateOptimizer(parameters, moduleParameters, moduleOptimization, settings);
+        var factorOf = LearningRateFactorLookup(student, settings.ParameterLearningRateFactors);
+        var (optimizerLease, learningRateFactors) = CreateOptimizer(parameters, moduleParameters, moduleOptimization, factorOf, settings);
         using var optimizer = optimizerLease;
         var augmenter = new RandomCropFlip(settings.Seed, settings.RandomCropPadding, settings.HorizontalFlip);
         bool cropEachView = rotationCount > 1 && loss.CropsEachView;
@@ -326,25 +339,43 @@ internal sealed class TrainingEngine
         return correct / (double)data.Count;
     }
 
+    /// <summary>The learning-rate factor of each listed network parameter, by its native handle; null when none is listed.</summary>
+    private static Dictionary<IntPtr, double>? LearningRateFactorLookup(ClassifierNetwork student, IReadOnlyDictionary<string, double>? factors)
+    {
+        if (factors is null || factors.Count == 0)
+            return null;
+        var lookup = new Dictionary<IntPtr, double>();
+        foreach (var (name, parameter) in student.named_parameters())
+        {
+            if (factors.TryGetValue(name, out double factor))
+                lookup[parameter.Handle] = factor;
+        }
+        return lookup;
+    }
+
     /// <summary>
-    /// SGD over the network's parameters and the loss's, in one group (the common case, and the network's settings), or in two when the
-    /// loss asks for its own (<see cref="IDistillationLoss.TrainableModuleOptimization"/>); with each group's factor of the scheduled rate.
+    /// SGD over the network's parameters and the loss's, in one group (the common case, and the network's settings), or in several
+    /// when the loss asks for its own settings (<see cref="IDistillationLoss.TrainableModuleOptimization"/>) or some network
+    /// parameters train at a factor of the rate (<see cref="TrainingSettings.ParameterLearningRateFactors"/>); with each group's
+    /// factor of the scheduled rate. Groups keep the parameters' order, so a resumed run rebuilds the same optimiser.
     /// </summary>
     private static (torch.optim.Optimizer Optimizer, double[] LearningRateFactors) CreateOptimizer(
         List<TorchSharp.Modules.Parameter> networkParameters, List<TorchSharp.Modules.Parameter> moduleParameters,
-        ModuleOptimization? moduleOptimization, TrainingSettings settings)
+        ModuleOptimization? moduleOptimization, Dictionary<IntPtr, double>? factorOf, TrainingSettings settings)
     {
         double lr = settings.Schedule.Initial;
-        if (moduleOptimization is null)
+        if (moduleOptimization is null && factorOf is null)
             return (torch.optim.SGD(networkParameters, lr, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov), [1.0]);
 
         var groups = new List<TorchSharp.Modules.SGD.ParamGroup>();
         var factors = new List<double>();
-        if (networkParameters.Count > 0)
+        foreach (var group in networkParameters.GroupBy(p => factorOf is not null && factorOf.TryGetValue(p.Handle, out double f) ? f : 1.0))
         {
-            groups.Add(new TorchSharp.Modules.SGD.ParamGroup(networkParameters, lr, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov, false));
-            factors.Add(1.0);
+            groups.Add(new TorchSharp.Modules.SGD.ParamGroup(group.ToList(), lr * group.Key, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov, false));
+            factors.Add(group.Key);
         }
+        if (moduleOptimization is null)
+            return (torch.optim.SGD(groups, lr, settings.Momentum, 0, settings.WeightDecay, settings.Nesterov), factors.ToArray());
 
         groups.Add(new TorchSharp.Modules.SGD.ParamGroup(moduleParameters, lr * moduleOptimization.LearningRateFactor, settings.Momentum, 0,
             moduleOptimization.WeightDecay ?? settings.WeightDecay, settings.Nesterov, false));
@@ -359,6 +390,15 @@ internal sealed class TrainingEngine
         student.DetachAuxiliaryInputs = !backboneTrains;
         foreach (var p in student.Backbone.parameters())
             p.requires_grad = backboneTrains;
+        if (trainable == TrainableParts.AuxiliaryAndHead)
+        {
+            var head = student.HeadTensorNames.ToHashSet(StringComparer.Ordinal);
+            foreach (var (name, p) in student.named_parameters())
+            {
+                if (head.Contains(name))
+                    p.requires_grad = true;
+            }
+        }
         foreach (var p in student.Auxiliary.parameters())
             p.requires_grad = true;
         return student.parameters().Where(p => p.requires_grad).ToList();
@@ -369,7 +409,7 @@ internal sealed class TrainingEngine
         if (trainable == TrainableParts.None)
             return; // FrozenNetwork keeps it in eval mode
         student.train();
-        if (trainable == TrainableParts.AuxiliaryOnly)
+        if (trainable is TrainableParts.AuxiliaryOnly or TrainableParts.AuxiliaryAndHead)
             student.Backbone.eval();
     }
 }

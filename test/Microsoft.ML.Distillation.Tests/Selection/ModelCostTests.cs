@@ -33,6 +33,7 @@ public sealed class ModelCostTests
         public override int AuxiliaryBranchCount => 1;
         public override nn.Module Backbone => _backbone;
         public override nn.Module Auxiliary => _auxiliary;
+        public override IReadOnlyList<string> HeadTensorNames => ["backbone.head.weight", "backbone.head.bias"];
 
         public override Tensor ForwardLogits(Tensor input) => _head.call(_conv.call(input).mean([2, 3]));
 

@@ -9,8 +9,9 @@ public enum TeacherTrainingMode
     Joint = 0,
 
     /// <summary>
-    /// The backbone comes from <see cref="TeacherOptions.InitialModelPath"/> and stays frozen in eval mode (BatchNorm statistics
-    /// included); only fresh auxiliary branches train ("Teacher" in the paper; the paper uses 100 epochs, LR 0.05, milestones 30/60/90).
+    /// The backbone comes from <see cref="TeacherOptions.InitialModelPath"/> or <see cref="TeacherOptions.PretrainedWeightsPath"/> and
+    /// stays frozen in eval mode (BatchNorm statistics included); only fresh auxiliary branches train ("Teacher" in the paper; the
+    /// paper uses 100 epochs, LR 0.05, milestones 30/60/90), and the main head too when pretrained weights had another class count.
     /// </summary>
     FrozenBackbone = 1,
 }
