@@ -381,6 +381,21 @@ public sealed class DistillationCatalog
     public ImageClassifierTransformer LoadModel(string path, ComputeDevice device = ComputeDevice.Auto)
         => new(Environment, ModelFile.Load(path, device));
 
+    /// <summary>
+    /// Opens an ONNX image classifier (exported by this library, PyTorch, TensorFlow or a cloud service) as a frozen teacher for the
+    /// logit methods: pass the result to <see cref="Kd(ITransformer, KdOptions)"/> or <see cref="Dkd(ITransformer, DkdOptions)"/>
+    /// (CTKD's curriculum temperature included). ONNX Runtime runs it on every augmented training batch. It gives logits only, so
+    /// HSAKD, SSKD, MGD and the feature methods refuse it with a message. The input, output, shape, class names and normalisation are
+    /// checked here, and the model runs once on a zero batch, so a mismatch fails before any training.
+    /// </summary>
+    /// <param name="onnxPath">The .onnx file.</param>
+    /// <param name="options">How to feed it; null: the defaults, enough for files written by <c>ExportOnnx</c>.</param>
+    /// <returns>A transformer that scores with the ONNX model (Score, PredictedLabel) and serves as a teacher. It cannot be saved or
+    /// exported (it is the .onnx file).</returns>
+    /// <exception cref="ArgumentException">An input, output, shape or class list does not fit; the message names what was expected.</exception>
+    public ImageClassifierTransformer LoadOnnxTeacher(string onnxPath, OnnxTeacherOptions? options = null)
+        => new(Environment, OnnxTeacherLoader.Load(onnxPath, options ?? new OnnxTeacherOptions()));
+
     /// <summary>Loads a model from a stream (which stays open).</summary>
     /// <param name="stream">The saved model.</param>
     /// <param name="device">Where to score.</param>

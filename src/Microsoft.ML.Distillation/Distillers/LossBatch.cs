@@ -122,6 +122,12 @@ internal interface IDistillationLoss
     /// </summary>
     bool UsesTeacherFeatures => false;
 
+    /// <summary>
+    /// True when <see cref="Compute"/> reads nothing of the teacher but its main logits (KD, DKD): such a method accepts a teacher
+    /// that gives logits only (an ONNX teacher). False (the default) for everything that reads its embedding, features or branches.
+    /// </summary>
+    bool ReadsTeacherLogitsOnly => false;
+
     /// <summary>Computes the loss of one step.</summary>
     LossResult Compute(LossBatch batch);
 

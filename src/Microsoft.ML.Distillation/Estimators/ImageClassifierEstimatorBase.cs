@@ -77,6 +77,7 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
             torch.set_num_threads(threads);
 
         var loss = CreateLoss();
+        CheckLoss(loss);
         var cancellation = Options.CancellationToken;
         using var train = ReadData(input, image, label, "training", channel);
         CheckDataset(train, loss);
@@ -183,6 +184,11 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
     /// <summary>The network to train, for the data's channels and classes (weights initialised under the training seed).</summary>
     private protected virtual ClassifierNetwork CreateNetwork(ImageTensorDataset train, Device device, IChannel channel)
         => NetworkRegistry.Create(Options.Architecture, train.Shape.Channels, train.ClassCount);
+
+    /// <summary>Checks of the method against the rest of the setup (the teacher), before reading any row.</summary>
+    private protected virtual void CheckLoss(IDistillationLoss loss)
+    {
+    }
 
     /// <summary>Checks that need only the schema (before reading any row).</summary>
     private protected virtual void CheckBeforeReading(ImageColumnInfo image, LabelColumnInfo label)

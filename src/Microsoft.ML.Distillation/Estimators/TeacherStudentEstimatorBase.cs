@@ -3,6 +3,7 @@
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Distillers;
 using Microsoft.ML.Distillation.Networks;
+using Microsoft.ML.Distillation.Onnx;
 using Microsoft.ML.Distillation.Transformers;
 using Microsoft.ML.Runtime;
 
@@ -35,6 +36,8 @@ public abstract class TeacherStudentEstimatorBase<TOptions> : ImageClassifierEst
     {
         if (!PairsAuxiliaryBranches)
             return;
+        if (_teacher.Network is OnnxTeacherNetwork)
+            throw OnnxTeacherRefused(Phase);
         int teacherBranches = _teacher.Network.AuxiliaryBranchCount;
         int studentBranches = NetworkRegistry.AuxiliaryBranchCount(Options.Architecture);
         if (teacherBranches != studentBranches)
@@ -53,6 +56,20 @@ public abstract class TeacherStudentEstimatorBase<TOptions> : ImageClassifierEst
             $"{studentBranches}. Students that fit this teacher: {students}. Every other method (KD, DKD, SSKD, MGD, the feature and relation distillers, the baseline) pairs no branches and accepts any student.",
             nameof(TrainingOptions.Architecture));
     }
+
+    private protected override void CheckLoss(IDistillationLoss loss)
+    {
+        base.CheckLoss(loss);
+        if (_teacher.Network is OnnxTeacherNetwork && !loss.ReadsTeacherLogitsOnly)
+            throw OnnxTeacherRefused(Phase);
+    }
+
+    /// <summary>The error for a method that needs more of the teacher than an ONNX teacher gives.</summary>
+    private static ArgumentException OnnxTeacherRefused(string phase) => new(
+        $"{phase} reads more of the teacher than its logits (its embedding, stage features or auxiliary branches), but the teacher is an ONNX model, " +
+        "which gives logits only. With an ONNX teacher use Kd or Dkd (with or without CTKD's curriculum temperature), or a DistillationMethod whose " +
+        "UsesTeacherEmbedding is false; for the other methods train a teacher with mlContext.Distillation.Teacher (PretrainedWeightsPath starts it from PyTorch weights).",
+        "teacher");
 
     private protected override void CheckBeforeReading(ImageColumnInfo image, LabelColumnInfo label)
     {

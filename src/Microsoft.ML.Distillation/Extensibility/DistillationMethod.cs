@@ -49,6 +49,13 @@ public abstract class DistillationMethod
     /// </summary>
     public virtual double ModuleLearningRateFactor => 1;
 
+    /// <summary>
+    /// Whether <see cref="Compute"/> reads <see cref="DistillationStep.TeacherEmbedding"/>. Default true. Return false when the method
+    /// reads only <see cref="DistillationStep.TeacherLogits"/>: it then also accepts an ONNX teacher
+    /// (<c>mlContext.Distillation.LoadOnnxTeacher</c>), which gives logits only (its embedding is an empty [B, 0] tensor).
+    /// </summary>
+    public virtual bool UsesTeacherEmbedding => true;
+
     /// <summary>The loss of one step: weighted scalar terms, named and ordered as <see cref="TermNames"/>.</summary>
     public abstract IReadOnlyList<(string Name, Tensor Value)> Compute(DistillationStep step);
 

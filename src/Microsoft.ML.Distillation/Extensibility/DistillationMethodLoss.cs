@@ -25,6 +25,8 @@ internal sealed class DistillationMethodLoss : IDistillationLoss
 
     public bool RequiresTeacher => true;
 
+    public bool ReadsTeacherLogitsOnly => !_method.UsesTeacherEmbedding;
+
     public bool UsesAuxiliaryBranches => false;
 
     public bool UsesRotations => false;

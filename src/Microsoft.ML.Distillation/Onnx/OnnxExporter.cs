@@ -109,6 +109,7 @@ internal static class OnnxExporter
     /// <summary>Emits the backbone and main head of <paramref name="network"/>; returns the logits' name.</summary>
     private static string EmitBackbone(OnnxGraphBuilder graph, ClassifierNetwork network, string input, ImageShape shape, string? outputName)
     {
+        OnnxTeacherNetwork.RefuseSaving(network, "exported to ONNX");
         if (network is not BranchedClassifierNetwork branched)
         {
             throw new NotSupportedException($"The ONNX writer does not know networks of type {network.GetType().Name}.");

@@ -30,6 +30,7 @@ internal static class ModelFile
 
     public static void Save(TrainedClassifier model, Stream stream)
     {
+        Onnx.OnnxTeacherNetwork.RefuseSaving(model.Network, "saved");
         var manifest = new ModelManifest
         {
             Role = model.Role,

@@ -41,7 +41,7 @@ internal sealed class FrozenNetwork : IDisposable
     public FrozenNetwork(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool foldBatchNorms = false, bool channelsLast = false)
     {
         _teacher = teacher;
-        _device = teacher.parameters().First().device;
+        _device = teacher.parameters().FirstOrDefault()?.device ?? CPU; // an ONNX teacher has no parameters
         _training = teacher.training;
         _detach = teacher.DetachAuxiliaryInputs;
         _auxiliary = teacher.ComputeAuxiliary;

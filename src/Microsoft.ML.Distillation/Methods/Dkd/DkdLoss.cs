@@ -48,6 +48,8 @@ internal sealed class DkdLoss : IDistillationLoss
 
     public bool RequiresTeacher => true;
 
+    public bool ReadsTeacherLogitsOnly => true;
+
     public bool UsesAuxiliaryBranches => false;
 
     public bool UsesRotations => false;

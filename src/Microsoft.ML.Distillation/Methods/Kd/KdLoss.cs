@@ -36,6 +36,8 @@ internal sealed class KdLoss : IDistillationLoss
 
     public bool RequiresTeacher => true;
 
+    public bool ReadsTeacherLogitsOnly => true;
+
     public bool UsesAuxiliaryBranches => false;
 
     public bool UsesRotations => false;
