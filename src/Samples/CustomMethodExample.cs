@@ -16,6 +16,8 @@ public sealed class KdWithLabelSmoothing(double temperature = 4, double smoothin
 
     public override IReadOnlyList<string> TermNames { get; } = ["ce_smoothed", "kd"];
 
+    public override bool UsesTeacherEmbedding => false; // reads the teacher's logits only, so an ONNX teacher works too
+
     public override IReadOnlyList<(string Name, Tensor Value)> Compute(DistillationStep step)
     {
         var ce = nn.functional.cross_entropy(step.StudentLogits, step.Labels, label_smoothing: smoothing);

@@ -7,6 +7,8 @@
 //   dotnet run --project src/Samples -- teacher --architecture wrn16_2 --epochs 10 --train-rows 5000
 //   dotnet run -c Release --project src/Samples -- fidelity [options]   (the HSAKD vs KD vs baseline benchmark; hours)
 //   dotnet run -c Release --project src/Samples -- images FOLDER [EPOCHS] (teacher + HSAKD student on a folder of labelled images)
+//   dotnet run -c Release --project src/Samples -- photos FOLDER [--pretrained resnet18.pth] (fine-tune a pretrained teacher on photos,
+//                                                                          distil a KD student, export it to ONNX; --help)
 //   dotnet run -c Release --project src/Samples -- custom-method          (a student distilled with a method of your own: CustomMethodExample.cs)
 //   dotnet run -c Release --project src/Samples -- sweep [FOLDER]         (choosing a student: one teacher, 9 candidates, the accuracy/latency front;
 //                                                                          --prepare, --shard i/N, --merge split it over processes; --help)
@@ -26,6 +28,9 @@ if (args.Length > 1 && args[0] == "images")
     Console.WriteLine(studentMetrics.ConfusionMatrix.GetFormattedConfusionTable());
     return 0;
 }
+
+if (args.Length > 0 && args[0] == "photos")
+    return PhotosExample.RunCommandLine(args[1..]);
 
 if (args.Length > 0 && args[0] == "sweep")
     return SweepExample.Run(args[1..]);

@@ -11,6 +11,7 @@ namespace Microsoft.ML.Distillation.Tests.Onnx;
 /// student exactly as the TorchSharp teacher does, and every mismatch must fail before training.
 /// </summary>
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class OnnxTeacherTests
 {

@@ -14,6 +14,7 @@ namespace Microsoft.ML.Distillation.Tests.Methods.TeacherPretraining;
 /// head is replaced.
 /// </summary>
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class PretrainedTeacherTests
 {

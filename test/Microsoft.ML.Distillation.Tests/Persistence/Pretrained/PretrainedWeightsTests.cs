@@ -15,6 +15,7 @@ namespace Microsoft.ML.Distillation.Tests.Persistence.Pretrained;
 /// for a fixed input, a DataParallel-prefixed training checkpoint (<c>{'net': ...}</c>) and a .safetensors copy.
 /// </summary>
 [TestClass]
+[TestCategory(TestCategories.CpuSensitive)]
 [DoNotParallelize]
 public sealed class PretrainedWeightsTests
 {
