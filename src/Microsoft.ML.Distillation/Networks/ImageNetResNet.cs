@@ -31,6 +31,27 @@ internal static class ImageNetResNet
     /// <summary>Stage depths of ResNet-34.</summary>
     public static readonly IReadOnlyList<int> ResNet34Blocks = [3, 4, 6, 3];
 
+    /// <summary>Stage depths of ResNet-50 (bottleneck blocks).</summary>
+    public static readonly IReadOnlyList<int> ResNet50Blocks = [3, 4, 6, 3];
+
+    /// <summary>
+    /// Builds torchvision's ImageNet <c>resnet50</c> (registered as <c>resnet50_imagenet</c>: the zoo's <c>resnet50</c> is HSAKD's
+    /// CIFAR bottleneck network): the same stem, bottleneck blocks ("v1.5": stride on the 3x3 convolution), stages of 256, 512,
+    /// 1024 and 2048 channels, <c>fc</c> from 2048; four HSAKD branches built from bottleneck stages as in
+    /// <see cref="CifarBottleneckResNet"/>. With 3 input channels and 1000 classes the backbone's tensors are torchvision's, shape for
+    /// shape, and named alike except the projection shortcuts: <c>shortcut</c> here, <c>downsample</c> in torchvision (the
+    /// pretrained-weights loader reads one as the other).
+    /// </summary>
+    public static ClassifierNetwork CreateBottleneck(
+        string architecture, IReadOnlyList<int> blocksPerStage, int inputChannels, int classCount, int rotationCount)
+    {
+        var backbone = new ResNetBackbone<ResNetBottleneckBlock>(
+            "ImageNetBottleneckResNetBackbone", inputChannels, ResNetStem.ImageNet, Widths, blocksPerStage, headName: "fc", classCount);
+        var auxiliary = ResNetBackbone<ResNetBottleneckBlock>.CreateAuxiliaryBranches(
+            Widths, blocksPerStage, classCount * rotationCount, zeroHeadBiases: false);
+        return new BranchedClassifierNetwork(architecture, backbone, auxiliary, inputChannels, classCount, rotationCount);
+    }
+
     /// <summary>Builds the network.</summary>
     public static ClassifierNetwork Create(
         string architecture, IReadOnlyList<int> blocksPerStage, int inputChannels, int classCount, int rotationCount)

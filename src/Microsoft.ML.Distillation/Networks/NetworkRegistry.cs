@@ -9,7 +9,7 @@ namespace Microsoft.ML.Distillation.Networks;
 /// <summary>
 /// The model zoo by name: CIFAR ResNets (basic blocks: <c>resnet8</c>..<c>resnet110</c>, <c>resnet8x4</c>, <c>resnet32x4</c>; and the
 /// bottleneck CIFAR variant <c>resnet50</c>), ImageNet-layout ResNets (<c>resnet18</c>, <c>resnet34</c>: 7x7 stride-2 stem with max
-/// pooling, torchvision's layout), wide ResNets, VGG-BN, half-width MobileNetV2 (<c>mobilenetv2_half_s1</c>: HSAKD's stride-1
+/// pooling, torchvision's layout; <c>resnet50_imagenet</c>: torchvision's bottleneck ResNet-50), wide ResNets, VGG-BN, half-width MobileNetV2 (<c>mobilenetv2_half_s1</c>: HSAKD's stride-1
 /// stem; <c>mobilenetv2_half</c>: the stride-2 stem of CRD / SSKD), ShuffleNet V1 and ShuffleNet V2, each with its HSAKD
 /// auxiliary branches.
 /// Names are case-insensitive. Besides the registered names, any <c>wrn{d}_{k}</c> with d = 6n+4 (n >= 1) and k >= 1
@@ -35,6 +35,7 @@ internal static partial class NetworkRegistry
             ["resnet50"] = new((c, k, m) => CifarBottleneckResNet.Create("resnet50", CifarBottleneckResNet.ResNet50Blocks, c, k, m), 4),
             ["resnet18"] = new((c, k, m) => ImageNetResNet.Create("resnet18", ImageNetResNet.ResNet18Blocks, c, k, m), 4),
             ["resnet34"] = new((c, k, m) => ImageNetResNet.Create("resnet34", ImageNetResNet.ResNet34Blocks, c, k, m), 4),
+            ["resnet50_imagenet"] = new((c, k, m) => ImageNetResNet.CreateBottleneck("resnet50_imagenet", ImageNetResNet.ResNet50Blocks, c, k, m), 4),
             ["wrn16_1"] = new((c, k, m) => WideResNet.Create("wrn16_1", 16, 1, c, k, m), 3),
             ["wrn16_2"] = new((c, k, m) => WideResNet.Create("wrn16_2", 16, 2, c, k, m), 3),
             ["wrn40_1"] = new((c, k, m) => WideResNet.Create("wrn40_1", 40, 1, c, k, m), 3),

@@ -25,6 +25,8 @@ public sealed class LargeResNetTests
     [DataRow("resnet34", 224, new[] { 64, 128, 256, 512 }, new[] { 56, 28, 14, 7 })]
     [DataRow("resnet50", 32, new[] { 256, 512, 1024, 2048 }, new[] { 32, 16, 8, 4 })]
     [DataRow("resnet50", 224, new[] { 256, 512, 1024, 2048 }, new[] { 224, 112, 56, 28 })]
+    [DataRow("resnet50_imagenet", 32, new[] { 256, 512, 1024, 2048 }, new[] { 8, 4, 2, 1 })]
+    [DataRow("resnet50_imagenet", 224, new[] { 256, 512, 1024, 2048 }, new[] { 56, 28, 14, 7 })]
     public void Forward_GivesTheReferenceTapShapesAndFourAuxiliaryOutputs(string architecture, int size, int[] tapChannels, int[] tapSizes)
     {
         using var scope = NewDisposeScope();
@@ -66,10 +68,13 @@ public sealed class LargeResNetTests
     //   + 3x3 stem 1,728 - fc(2048->1000) 2,049,000 + linear(2048->100) 204,900 = 23,705,252.
     // - Auxiliary branches, the same arithmetic over the §2.3 rows (A1 = S(L2..L4), A2 = S(L3, L4), A3 = S(L4), A4 = S(L4, stride 1)
     //   from the final width), plus four Linear(C_last, 4K) heads.
+    // - resnet50_imagenet: torchvision's published 25,557,032; its branches are the CIFAR resnet50's with 1000-class heads:
+    //   76,976,704 - 4 * (2048*400 + 400) + 4 * (2048*4000 + 4000) = 106,482,304.
     [TestMethod]
     [DataRow("resnet18", 1000, 11_689_512L, 47_555_456L)]
     [DataRow("resnet34", 1000, 21_797_672L, 76_474_240L)]
     [DataRow("resnet50", 100, 23_705_252L, 76_976_704L)]
+    [DataRow("resnet50_imagenet", 1000, 25_557_032L, 106_482_304L)]
     public void ParameterCounts_MatchTheReference(string architecture, int classes, long expectedBackbone, long expectedAuxiliary)
     {
         using var network = NetworkRegistry.Create(architecture, inputChannels: 3, classCount: classes);

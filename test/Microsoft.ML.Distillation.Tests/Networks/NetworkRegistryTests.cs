@@ -12,7 +12,7 @@ public sealed class NetworkRegistryTests
     private static readonly string[] s_expectedNames =
     [
         "resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet8x4", "resnet32x4",
-        "resnet50", "resnet18", "resnet34",
+        "resnet50", "resnet18", "resnet34", "resnet50_imagenet",
         "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2",
         "vgg8", "vgg11", "vgg13", "vgg16", "vgg19",
         "mobilenetv2_half", "mobilenetv2_half_s1", "shufflenetv1", "shufflenetv2",

@@ -26,7 +26,11 @@ public sealed class OnnxExportTests
 
     public TestContext TestContext { get; set; } = null!;
 
-    public static IEnumerable<object[]> AllNames => NetworkRegistry.Names.Select(name => new object[] { name });
+    /// <summary>
+    /// Every registered network but <c>resnet50_imagenet</c>: at 32x32 its layer4 works on 1x1 maps whose randomised batch norms
+    /// (statistics of 8 values) give logits differing from ONNX Runtime's by up to 3e-4, so it is compared at its native 224x224 below.
+    /// </summary>
+    public static IEnumerable<object[]> AllNames => NetworkRegistry.Names.Where(name => name != "resnet50_imagenet").Select(name => new object[] { name });
 
     [TestMethod]
     [DynamicData(nameof(AllNames))]
@@ -51,8 +55,10 @@ public sealed class OnnxExportTests
 
     /// <summary>The ImageNet layout at its native size: 7x7 stem, max pooling with padding, layer4 at 7x7.</summary>
     [TestMethod]
-    public void ExportedResNet18_MatchesTorchSharp_On3x224x224_AtBatch1()
-        => AssertOnnxMatchesTorch("resnet18", channels: 3, size: 224, batches: [1]);
+    [DataRow("resnet18")]
+    [DataRow("resnet50_imagenet")]
+    public void ExportedImageNetResNet_MatchesTorchSharp_On3x224x224_AtBatch1(string architecture)
+        => AssertOnnxMatchesTorch(architecture, channels: 3, size: 224, batches: [1]);
 
     [TestMethod]
     public void ExportedNetwork_DeclaresTheContract_InputsOutputsOpsetAndNoAuxiliaryWeights()

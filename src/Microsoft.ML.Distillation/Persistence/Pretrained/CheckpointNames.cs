@@ -15,6 +15,8 @@ namespace Microsoft.ML.Distillation.Persistence.Pretrained;
 /// <c>auxiliary.</c> (HSAKD's <c>*_aux</c> networks, this library's own state dicts) stay.</item>
 /// <item>Every other name is a plain network's (torchvision, RepDistiller, HSAKD's backbone files) and goes under
 /// <c>backbone.</c>.</item>
+/// <item>A bottleneck block's projection is <c>downsample</c> in torchvision and <c>shortcut</c> in the zoo (HSAKD's resnetv2
+/// naming, which <c>resnet50</c> and <c>resnet50_imagenet</c> share): <see cref="Resolve"/> takes whichever the network has.</item>
 /// </list>
 /// </remarks>
 internal static class CheckpointNames
@@ -27,6 +29,23 @@ internal static class CheckpointNames
 
     /// <summary>Prefix of the zoo's HSAKD auxiliary branches.</summary>
     public const string Auxiliary = "auxiliary.";
+
+    /// <summary>
+    /// The zoo name of a checkpoint tensor name in a network whose state dict has <paramref name="zooNames"/>: <see cref="ToZooName"/>,
+    /// with torchvision's <c>downsample</c> read as the zoo's <c>shortcut</c> where only that exists.
+    /// </summary>
+    public static string Resolve(string checkpointName, IReadOnlyDictionary<string, TorchSharp.torch.Tensor> zooNames)
+    {
+        ArgumentNullException.ThrowIfNull(zooNames);
+        string name = ToZooName(checkpointName);
+        if (!zooNames.ContainsKey(name) && name.Contains(".downsample.", StringComparison.Ordinal))
+        {
+            string alias = name.Replace(".downsample.", ".shortcut.", StringComparison.Ordinal);
+            if (zooNames.ContainsKey(alias))
+                return alias;
+        }
+        return name;
+    }
 
     /// <summary>The zoo name of a checkpoint tensor name.</summary>
     public static string ToZooName(string checkpointName)

@@ -69,11 +69,12 @@ internal static class PretrainedWeights
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(checkpoint);
 
+        var target = network.state_dict();
         var mapped = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var duplicates = new List<string>();
         foreach (var (name, tensor) in checkpoint)
         {
-            if (!mapped.TryAdd(CheckpointNames.ToZooName(name), tensor))
+            if (!mapped.TryAdd(CheckpointNames.Resolve(name, target), tensor))
                 duplicates.Add(name);
         }
         if (duplicates.Count > 0)
@@ -81,7 +82,6 @@ internal static class PretrainedWeights
                 $"Pretrained weights '{sourceName}': several tensors map to the same name ({string.Join(", ", duplicates.Take(ListedPerKind))}); " +
                 "the file mixes a 'module.'-prefixed copy with a plain one.");
 
-        var target = network.state_dict();
         var head = network.HeadTensorNames.ToHashSet(StringComparer.Ordinal);
         string headWeight = network.HeadTensorNames.First(n => n.EndsWith(".weight", StringComparison.Ordinal));
         // A file without the head (a feature extractor) gets a fresh head, as does one with another class count.
@@ -120,6 +120,7 @@ internal static class PretrainedWeights
             throw new InvalidDataException(Mismatch(sourceName, network, missing, unexpected, misshaped));
 
         using (no_grad())
+        using (NewDisposeScope()) // the reshaped views
         {
             foreach (var (to, from, _) in plan)
                 to.copy_(from.reshape(to.shape));

@@ -29,10 +29,15 @@ internal static class PyTorchStateDictReader
         if (!File.Exists(path))
             throw new FileNotFoundException($"Pretrained weights: no file at '{Path.GetFullPath(path)}'.", path);
         string extension = Path.GetExtension(path).ToLowerInvariant();
-        if (extension == ".safetensors")
-            return ReadSafetensors(path);
-        if (PickleExtensions.Contains(extension))
-            return ReadPickle(path);
+        if (extension == ".safetensors" || PickleExtensions.Contains(extension))
+        {
+            // The readers' temporaries die with this scope; the state dict's tensors leave it, owned by the caller.
+            using var scope = NewDisposeScope();
+            var result = extension == ".safetensors" ? ReadSafetensors(path) : ReadPickle(path);
+            foreach (var tensor in result.Values)
+                tensor.DetachFromDisposeScope();
+            return result;
+        }
         throw new InvalidDataException(
             $"Pretrained weights '{path}': unknown file type '{extension}'. Expected a PyTorch state dict saved with torch.save " +
             $"({string.Join(", ", PickleExtensions)}) or a .safetensors file.");

@@ -54,6 +54,25 @@ public sealed class PretrainedWeightsTests
     }
 
     [TestMethod]
+    [DataRow("resnet18", "resnet18")]
+    [DataRow("resnet34", "resnet34")]
+    [DataRow("resnet50", "resnet50_imagenet")]
+    public void ImageNetResNets_HaveTorchvisionsStateDict_NameForName(string torchvision, string zoo)
+    {
+        using var stream = File.OpenRead(Fixture("torchvision-layouts.json"));
+        var layouts = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, System.Text.Json.JsonElement[][]>>(stream)!;
+        var expected = layouts[torchvision].Select(e => $"{e[0].GetString()} [{string.Join(", ", e[1].EnumerateArray().Select(d => d.GetInt64()))}]").Order(StringComparer.Ordinal).ToList();
+        using var network = NetworkRegistry.Create(zoo, 3, 1000);
+        var state = network.state_dict();
+        expected = [.. expected.Select(line => CheckpointNames.Resolve(line[..line.IndexOf(' ')], state)["backbone.".Length..] + line[line.IndexOf(' ')..])
+            .Order(StringComparer.Ordinal)];
+
+        var actual = network.Backbone.state_dict().Select(kv => $"{kv.Key} [{string.Join(", ", kv.Value.shape)}]").Order(StringComparer.Ordinal).ToList();
+
+        CollectionAssert.AreEqual(expected, actual, $"{zoo}: {string.Join("; ", expected.Except(actual).Take(5))} | {string.Join("; ", actual.Except(expected).Take(5))}");
+    }
+
+    [TestMethod]
     public void CheckpointNames_FollowTheLayouts()
     {
         Assert.AreEqual("backbone.layer1.0.conv1.weight", CheckpointNames.ToZooName("layer1.0.conv1.weight"), "torchvision / RepDistiller");
