@@ -99,8 +99,9 @@ internal static class TorchRuntime
             ? "The system libstdc++ is older than TorchSharp's native library expects. Microsoft.ML.Distillation's build step " +
               "patches libLibTorchSharp.so in the output folder for this case: rebuild (dotnet build / dotnet publish) so it runs, " +
               "and check the build log for 'marked GLIBCXX_3.4.32 weak'. Alternatively install libstdc++ from GCC 13 or newer."
-            : "Check that the output folder contains runtimes/linux-x64/native/libLibTorchSharp.so and the libtorch-cpu-* (or TorchSharp-cuda-*) " +
-              "native files, i.e. that the package restored for this OS and architecture (linux-x64, win-x64 or osx-arm64).";
+            : "The application must reference a native libtorch package, which Microsoft.ML.Distillation leaves to it: libtorch-cpu-linux-x64, " +
+              "libtorch-cpu-win-x64 or libtorch-cpu-osx-arm64 2.10.0 (or TorchSharp-cpu for every OS, or TorchSharp-cuda-linux / TorchSharp-cuda-windows " +
+              "for CUDA). If it does, check that the output folder holds runtimes/<rid>/native/libLibTorchSharp and the libtorch files for this OS and architecture.";
         return "libtorch could not be loaded, so Microsoft.ML.Distillation cannot train or score. Tried: TorchSharp's native loader " +
                $"(libLibTorchSharp and torch_cpu next to TorchSharp.dll, then the NuGet cache). It said: {firstLine} {advice}";
     }
