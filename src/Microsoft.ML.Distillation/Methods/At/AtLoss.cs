@@ -43,7 +43,9 @@ internal sealed class AtLoss(double crossEntropyWeight, double distillationWeigh
             total = total is null ? term : total + term;
         }
 
-        return (total ?? zeros(1)).MoveToOuterDisposeScope();
+        // No paired stage: a 0-d zero on the networks' device, the shape and place every other term has.
+        var device = student.Count > 0 ? student[0].device : teacher.Count > 0 ? teacher[0].device : CPU;
+        return (total ?? zeros(1, device: device).sum()).MoveToOuterDisposeScope();
     }
 
     /// <summary><c>L2normalise(flatten(mean_c f^p))</c>, [B, H·W].</summary>
