@@ -44,23 +44,22 @@ internal static class ImageNetResNet
     /// </summary>
     public static ClassifierNetwork CreateBottleneck(
         string architecture, IReadOnlyList<int> blocksPerStage, int inputChannels, int classCount, int rotationCount)
-    {
-        var backbone = new ResNetBackbone<ResNetBottleneckBlock>(
-            "ImageNetBottleneckResNetBackbone", inputChannels, ResNetStem.ImageNet, Widths, blocksPerStage, headName: "fc", classCount);
-        var auxiliary = ResNetBackbone<ResNetBottleneckBlock>.CreateAuxiliaryBranches(
-            Widths, blocksPerStage, classCount * rotationCount, zeroHeadBiases: false);
-        return new BranchedClassifierNetwork(architecture, backbone, auxiliary, inputChannels, classCount, rotationCount);
-    }
+        => Create<ResNetBottleneckBlock>("ImageNetBottleneckResNetBackbone", architecture, blocksPerStage, inputChannels, classCount, rotationCount);
 
-    /// <summary>Builds the network.</summary>
+    /// <summary>Builds the basic-block network (<c>resnet18</c>, <c>resnet34</c>).</summary>
     public static ClassifierNetwork Create(
         string architecture, IReadOnlyList<int> blocksPerStage, int inputChannels, int classCount, int rotationCount)
+        => Create<ResNetBasicBlock>("ImageNetResNetBackbone", architecture, blocksPerStage, inputChannels, classCount, rotationCount);
+
+    private static ClassifierNetwork Create<TBlock>(
+        string backboneName, string architecture, IReadOnlyList<int> blocksPerStage, int inputChannels, int classCount, int rotationCount)
+        where TBlock : nn.Module<Tensor, Tensor>, IResNetBlock<TBlock>
     {
-        var backbone = new ResNetBackbone<ResNetBasicBlock>(
-            "ImageNetResNetBackbone", inputChannels, ResNetStem.ImageNet, Widths, blocksPerStage, headName: "fc", classCount);
+        var backbone = new ResNetBackbone<TBlock>(
+            backboneName, inputChannels, ResNetStem.ImageNet, Widths, blocksPerStage, headName: "fc", classCount);
 
         // Reference aux init: kaiming_normal_(fan_out, relu) for convs, BN 1/0; the linear heads keep the PyTorch default.
-        var auxiliary = ResNetBackbone<ResNetBasicBlock>.CreateAuxiliaryBranches(
+        var auxiliary = ResNetBackbone<TBlock>.CreateAuxiliaryBranches(
             Widths, blocksPerStage, classCount * rotationCount, zeroHeadBiases: false);
 
         return new BranchedClassifierNetwork(architecture, backbone, auxiliary, inputChannels, classCount, rotationCount);
