@@ -3,6 +3,8 @@
 // Throughput and memory of the training engine (issue 5). Each scenario runs in its own child process so that its peak
 // RSS is its own. Usage:
 //   dotnet run -c Release --project eng/Benchmarks -- throughput [--steps 20] [--warmup 3] [--threads N] [--write docs/benchmarks.md]
+//   dotnet run -c Release --project eng/Benchmarks -- pytorch-reference [--rounds 3] [--steps 10] [--warmup 2] [--threads 2]
+//     (issue 19: the same-run PyTorch reference, PyTorchReference.cs; needs Debian's python3-torch)
 // One scenario in this process: add --scenario NAME (see Scenarios.Names). The 224-pixel ResNet-34 -> ResNet-18 scenario uses
 // --batch-size-224 (default 8) and at most 1 warm-up + 5 measured steps (ImageNetScenario.cs).
 
@@ -15,6 +17,9 @@ using Microsoft.ML.Distillation.Benchmarks;
 var invariant = CultureInfo.InvariantCulture;
 CultureInfo.DefaultThreadCurrentCulture = invariant;
 CultureInfo.CurrentCulture = invariant;
+
+if (args.Length > 0 && args[0] == "pytorch-reference")
+    return PyTorchReference.Run(args[1..]);
 
 var options = BenchmarkOptions.Parse(args);
 if (options is null)
@@ -35,7 +40,7 @@ var results = new List<ScenarioResult>();
 foreach (string scenario in Scenarios.Names)
 {
     Console.WriteLine($"running {scenario} ...");
-    var result = RunChild(scenario, options);
+    var result = ChildScenario.Run(scenario, options);
     results.Add(result);
     Console.WriteLine("  " + result.Summary());
 }
@@ -49,27 +54,3 @@ if (options.WritePath is not null)
     Console.WriteLine($"appended to {options.WritePath}");
 }
 return 0;
-
-static ScenarioResult RunChild(string scenario, BenchmarkOptions options)
-{
-    string self = Environment.ProcessPath!;
-    var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-    if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        info.ArgumentList.Add(typeof(Scenarios).Assembly.Location);
-    foreach (var a in options.ChildArguments(scenario))
-        info.ArgumentList.Add(a);
-    using var process = Process.Start(info)!;
-    var stderr = process.StandardError.ReadToEndAsync();
-    string? line, resultLine = null;
-    var output = new StringBuilder();
-    while ((line = process.StandardOutput.ReadLine()) is not null)
-    {
-        output.AppendLine(line);
-        if (line.StartsWith("RESULT ", StringComparison.Ordinal))
-            resultLine = line["RESULT ".Length..];
-    }
-    process.WaitForExit();
-    if (process.ExitCode != 0 || resultLine is null)
-        throw new InvalidOperationException($"scenario {scenario} failed (exit {process.ExitCode}):\n{output}\n{stderr.Result}");
-    return JsonSerializer.Deserialize<ScenarioResult>(resultLine)!;
-}
