@@ -42,7 +42,7 @@ internal static class PyTorchReference
             return 0;
         }
 
-        string command = $"dotnet run -c Release --project eng/Benchmarks -- pytorch-reference --rounds {rounds} --steps {options.Steps} --warmup {options.Warmup} --batch-size {options.BatchSize} --threads {options.Threads}";
+        string command = $"dotnet run -c Release --project eng/Benchmarks -- pytorch-reference --rounds {rounds} {options.Describe()}";
         Console.WriteLine($"{Machine.Cpu()}, {options.Threads} threads, .NET {Environment.Version}, PyTorch {torchVersion} ({python})");
         Console.WriteLine(command);
         var ratios = ScenarioNames.ToDictionary(s => s, _ => new List<double>());
