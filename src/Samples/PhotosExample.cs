@@ -114,7 +114,7 @@ public static class PhotosExample
         var size = new Option<int>("--size") { Description = "Side of the square images: 112 on a CPU, 224 (ImageNet's) on a GPU.", DefaultValueFactory = _ => 112 };
         var teacher = new Option<string>("--teacher") { Description = "Teacher architecture (the pretrained file's).", DefaultValueFactory = _ => "resnet18" };
         var student = new Option<string>("--student") { Description = "Student architecture.", DefaultValueFactory = _ => "resnet8" };
-        var epochs = new Option<int>("--epochs") { Description = "Fine-tuning epochs of the teacher (a third of them more on the frozen backbone first); the student trains twice as many.", DefaultValueFactory = _ => 15 };
+        var epochs = new Option<int>("--epochs") { Description = "Fine-tuning epochs of the teacher (plus a third as many on the frozen backbone first); the student trains twice as many.", DefaultValueFactory = _ => 15 };
         var output = new Option<string>("--out") { Description = "Folder for the step-1 teacher and student.onnx.", DefaultValueFactory = _ => "photos-out" };
         var command = new RootCommand("Fine-tune a pretrained teacher on a folder of photos, distil a small student with KD, evaluate both, export the student to ONNX.")
         {
