@@ -119,6 +119,7 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
                 ResumeFrom = resume,
                 ReleaseMemoryEachStep = Options.ReleaseMemoryEachStep,
                 ChannelsLast = Options.ChannelsLast && device.type == DeviceType.CPU,
+                TeacherInBFloat16 = TeacherInBFloat16(device, channel),
             };
             var engine = new TrainingEngine(channel, Options.MetricsCallback);
             loss = PrepareLoss(loss, new LossPreparation(network, train, normalization, settings, channel));
@@ -171,6 +172,9 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
     /// <see cref="CreateNetwork"/>. Null: one rate.
     /// </summary>
     private protected virtual IReadOnlyDictionary<string, double>? ParameterLearningRateFactors => null;
+
+    /// <summary>Whether the frozen teacher runs in bfloat16 on <paramref name="device"/> (students' <c>TeacherPrecision</c>); false by default.</summary>
+    private protected virtual bool TeacherInBFloat16(Device device, IChannel channel) => false;
 
     /// <summary>The objective of this estimator.</summary>
     private protected abstract IDistillationLoss CreateLoss();

@@ -96,6 +96,19 @@ public abstract class TeacherStudentEstimatorBase<TOptions> : ImageClassifierEst
                 "data");
     }
 
+    private protected override bool TeacherInBFloat16(TorchSharp.torch.Device device, IChannel channel)
+    {
+        if (Options.TeacherPrecision != TeacherPrecision.BFloat16 || _teacher.Network is OnnxTeacherNetwork)
+            return false;
+        if (device.type == TorchSharp.DeviceType.CUDA)
+            return true;
+        if (Native.BFloat16Support.IsFastOnCpu(out string reason))
+            return true;
+        channel.Warning(MessageSensitivity.None,
+            $"{Phase}: TeacherPrecision = BFloat16 asked for, but {reason}; the teacher runs in float32 (bfloat16 would be slower than float32 here).");
+        return false;
+    }
+
     private protected override ChannelNormalization CreateNormalization(ImageTensorDataset train)
         => Options.NormalizationMean is null
             ? ChannelNormalization.FromValues(_teacher.Normalization.Mean, _teacher.Normalization.Std, train.Shape.Channels)

@@ -15,7 +15,8 @@ namespace Microsoft.ML.Distillation.Training;
 /// Two ways:
 /// <list type="bullet">
 /// <item>A private inference-only copy, when <c>foldBatchNorms</c> (<see cref="TrainingSettings.FoldTeacherBatchNorms"/>, off by
-/// default) or <c>channelsLast</c> (<see cref="TrainingSettings.ChannelsLast"/>) is asked for: its parameters do not require
+/// default), <c>channelsLast</c> (<see cref="TrainingSettings.ChannelsLast"/>) or <c>bfloat16</c>
+/// (<see cref="TrainingSettings.TeacherInBFloat16"/>: the copy's weights and compute in bfloat16, outputs cast back to float32) is asked for: its parameters do not require
 /// gradients and the caller's teacher is not touched at all. Folded: every batch norm that directly follows a convolution is
 /// folded into it (<see cref="BatchNormFolding"/>); families that do not declare foldable pairs, and batch norms that cannot be
 /// folded (pre-activation ones, those after a residual add), run as eval-mode batch norms. Channels-last: the convolution
@@ -32,23 +33,27 @@ internal sealed class FrozenNetwork : IDisposable
     private readonly bool _detach;
     private readonly bool _auxiliary;
     private readonly Dictionary<string, bool> _requiresGrad;
+    private readonly bool _bfloat16;
 
     /// <param name="teacher">The fitted network.</param>
     /// <param name="device">Where the teacher runs.</param>
     /// <param name="computeAuxiliary">Whether the forward computes the auxiliary branches.</param>
     /// <param name="foldBatchNorms">Run a folded inference-only copy instead of the network itself.</param>
     /// <param name="channelsLast">Run an inference-only copy with channels-last convolution weights.</param>
-    public FrozenNetwork(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool foldBatchNorms = false, bool channelsLast = false)
+    /// <param name="bfloat16">Run an inference-only bfloat16 copy; inputs are cast to bfloat16 and every output back to float32.</param>
+    public FrozenNetwork(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool foldBatchNorms = false, bool channelsLast = false,
+        bool bfloat16 = false)
     {
+        _bfloat16 = bfloat16;
         _teacher = teacher;
         _device = teacher.parameters().FirstOrDefault()?.device ?? CPU; // an ONNX teacher has no parameters
         _training = teacher.training;
         _detach = teacher.DetachAuxiliaryInputs;
         _auxiliary = teacher.ComputeAuxiliary;
         _requiresGrad = teacher.named_parameters().ToDictionary(p => p.name, p => p.parameter.requires_grad);
-        if (foldBatchNorms || channelsLast)
+        if (foldBatchNorms || channelsLast || bfloat16)
         {
-            _copy = PrivateCopy(teacher, device, computeAuxiliary, foldBatchNorms, channelsLast);
+            _copy = PrivateCopy(teacher, device, computeAuxiliary, foldBatchNorms, channelsLast, bfloat16);
             return;
         }
 
@@ -77,7 +82,10 @@ internal sealed class FrozenNetwork : IDisposable
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var output = (_copy ?? _teacher).forward(input);
+        var output = (_copy ?? _teacher).forward(_bfloat16 ? input.to(ScalarType.BFloat16) : input);
+        if (_bfloat16)
+            output = new NetworkOutput(output.Logits.to(ScalarType.Float32), output.Embedding.to(ScalarType.Float32),
+                [.. output.Features.Select(f => f.to(ScalarType.Float32))], [.. output.AuxLogits.Select(a => a.to(ScalarType.Float32))]);
         output.Logits.MoveToOuterDisposeScope();
         output.Embedding.MoveToOuterDisposeScope();
         foreach (var logits in output.AuxLogits)
@@ -107,7 +115,7 @@ internal sealed class FrozenNetwork : IDisposable
         _teacher.ComputeAuxiliary = _auxiliary;
     }
 
-    private ClassifierNetwork PrivateCopy(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool fold, bool channelsLast)
+    private ClassifierNetwork PrivateCopy(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool fold, bool channelsLast, bool bfloat16)
     {
         // Building the copy initialises weights that are overwritten at once; keep the global generator where it was, so that
         // a fixed-seed run draws the same numbers with and without folding.
@@ -132,6 +140,8 @@ internal sealed class FrozenNetwork : IDisposable
             }
             if (channelsLast)
                 Training.ChannelsLast.ApplyPermanently(copy);
+            if (bfloat16)
+                copy.to(ScalarType.BFloat16);
             return copy;
         }
         catch

@@ -67,6 +67,9 @@ internal sealed class TrainingSettings
     /// </summary>
     public bool FoldTeacherBatchNorms { get; init; }
 
+    /// <summary>Run the teacher as a bfloat16 inference-only copy, its outputs cast back to float32 (<see cref="FrozenNetwork"/>).</summary>
+    public bool TeacherInBFloat16 { get; init; }
+
     /// <summary>
     /// Train with channels-last (NHWC) strides for the inputs, the student's convolution weights (put back to the standard layout
     /// when training ends, also on cancellation or failure) and a private copy of the teacher; <see cref="Training.ChannelsLast"/>.
@@ -139,7 +142,8 @@ internal sealed class TrainingEngine
         var clock = Stopwatch.StartNew();
 
         using var teacherLease = teacher is null ? null
-            : new FrozenNetwork(teacher, device, loss.UsesAuxiliaryBranches, settings.FoldTeacherBatchNorms, settings.ChannelsLast && teacher.PrefersChannelsLast);
+            : new FrozenNetwork(teacher, device, loss.UsesAuxiliaryBranches, settings.FoldTeacherBatchNorms, settings.ChannelsLast && teacher.PrefersChannelsLast,
+                settings.TeacherInBFloat16);
         using var frozenNetwork = settings.Trainable == TrainableParts.None ? new FrozenNetwork(student, device, loss.UsesAuxiliaryBranches) : null;
         var parameters = settings.Trainable == TrainableParts.None ? [] : PrepareStudent(student, settings.Trainable, device);
         // Inputs follow the student's layout; a channels-last teacher copy converts its input in its first convolution.
