@@ -31,6 +31,7 @@ internal sealed class BenchmarkOptions
     public bool ReleaseMemory { get; private set; } = true;
     public bool FoldTeacher { get; private set; }
     public bool ChannelsLast { get; private set; }
+    public bool TeacherBFloat16 { get; private set; }
 
     public static BenchmarkOptions? Parse(string[] args)
     {
@@ -51,8 +52,9 @@ internal sealed class BenchmarkOptions
                 case "--release-memory": o.ReleaseMemory = bool.Parse(v); break;
                 case "--fold-teacher": o.FoldTeacher = bool.Parse(v); break;
                 case "--channels-last": o.ChannelsLast = bool.Parse(v); break;
+                case "--teacher-bf16": o.TeacherBFloat16 = bool.Parse(v); break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --batch-size-224 --threads --release-memory --fold-teacher --channels-last --write --scenario");
+                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --batch-size-224 --threads --release-memory --fold-teacher --channels-last --teacher-bf16 --write --scenario");
                     return null;
             }
         }
@@ -61,12 +63,12 @@ internal sealed class BenchmarkOptions
 
     public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --batch-size-224 {BatchSize224} --threads {Threads}"
         + (ReleaseMemory ? "" : " --release-memory false") + (FoldTeacher ? " --fold-teacher true" : "")
-        + (ChannelsLast ? " --channels-last true" : "");
+        + (ChannelsLast ? " --channels-last true" : "") + (TeacherBFloat16 ? " --teacher-bf16 true" : "");
 
     public IEnumerable<string> ChildArguments(string scenario)
         => new[] { "throughput", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--warmup", Warmup.ToString(CultureInfo.InvariantCulture),
             "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--batch-size-224", BatchSize224.ToString(CultureInfo.InvariantCulture),
-            "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--release-memory", ReleaseMemory.ToString(), "--fold-teacher", FoldTeacher.ToString(), "--channels-last", ChannelsLast.ToString(),
+            "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--release-memory", ReleaseMemory.ToString(), "--fold-teacher", FoldTeacher.ToString(), "--channels-last", ChannelsLast.ToString(), "--teacher-bf16", TeacherBFloat16.ToString(),
             "--scenario", scenario };
 }
 
@@ -256,6 +258,7 @@ internal static class Scenarios
             ReleaseMemoryEachStep = o.ReleaseMemory,
             FoldTeacherBatchNorms = o.FoldTeacher,
             ChannelsLast = o.ChannelsLast,
+            TeacherInBFloat16 = o.TeacherBFloat16,
             StepObserver = t =>
             {
                 timings.Add(t);
