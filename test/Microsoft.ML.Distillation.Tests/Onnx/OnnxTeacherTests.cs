@@ -23,6 +23,9 @@ public sealed class OnnxTeacherTests
     /// <summary>The same network as a bare graph: normalised input 'input', no metadata (a file from elsewhere).</summary>
     private static string Bare => Path.Combine(s_folder, "bare.onnx");
 
+    /// <summary>The ML.NET-scoring variant: batch fixed at 1, probabilities [K] (squeezed, output "scores"): the teacher runs it one image at a time.</summary>
+    private static string FixedBatch => Path.Combine(s_folder, "fixed-batch.onnx");
+
     [ClassInitialize]
     public static void Export(TestContext _)
     {
@@ -30,8 +33,10 @@ public sealed class OnnxTeacherTests
         Directory.CreateDirectory(s_folder);
         SharedTeacher.Teacher.ExportOnnx(Exported);
         var model = SharedTeacher.Teacher.Model;
-        using var bare = File.Create(Bare);
-        OnnxExporter.ForNetwork(model.Network, model.Shape).WriteTo(bare);
+        using (var bare = File.Create(Bare))
+            OnnxExporter.ForNetwork(model.Network, model.Shape).WriteTo(bare);
+        using var fixedBatch = File.Create(FixedBatch);
+        OnnxExporter.ForMLNetScoring(model, OnnxExporter.PixelsInput, "scores", "index").WriteTo(fixedBatch);
     }
 
     [ClassCleanup]
@@ -100,9 +105,10 @@ public sealed class OnnxTeacherTests
         using var bare = SharedTeacher.Ml.Distillation.LoadOnnxTeacher(Bare, BareOptions());
         var probabilities = new OnnxTeacherOptions { OutputName = OnnxExporter.ProbabilitiesOutput, OutputKind = OnnxTeacherOutputKind.Probabilities };
         using var fromProbabilities = SharedTeacher.Ml.Distillation.LoadOnnxTeacher(Exported, probabilities);
+        using var oneAtATime = SharedTeacher.Ml.Distillation.LoadOnnxTeacher(FixedBatch, new OnnxTeacherOptions { OutputName = "scores", OutputKind = OnnxTeacherOutputKind.Probabilities });
 
         var reference = DistilOneEpoch(SharedTeacher.Pipeline);
-        foreach (var (name, teacher) in new[] { ("exported", (ITransformer)onnx), ("bare graph", bare), ("probabilities", fromProbabilities) })
+        foreach (var (name, teacher) in new[] { ("exported", (ITransformer)onnx), ("bare graph", bare), ("probabilities", fromProbabilities), ("batch fixed at 1", oneAtATime) })
         {
             var metrics = DistilOneEpoch(teacher);
             foreach (var (term, value) in reference.LossTerms)
