@@ -1,6 +1,7 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using System.Xml.Linq;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 
 namespace Microsoft.ML.Distillation.Tests.Native;
 
@@ -12,19 +13,8 @@ namespace Microsoft.ML.Distillation.Tests.Native;
 [TestClass]
 public sealed class PackageDefinitionTests
 {
-    private static string RepositoryRoot
-    {
-        get
-        {
-            var folder = new DirectoryInfo(AppContext.BaseDirectory);
-            while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "Distillation.sln")))
-                folder = folder.Parent;
-            return folder?.FullName ?? throw new InvalidOperationException($"No Distillation.sln above {AppContext.BaseDirectory}.");
-        }
-    }
-
     private static XDocument LibraryProject
-        => XDocument.Load(Path.Combine(RepositoryRoot, "src", "Microsoft.ML.Distillation", "Microsoft.ML.Distillation.csproj"));
+        => XDocument.Load(Path.Combine(SourceTree.Root, "src", "Microsoft.ML.Distillation", "Microsoft.ML.Distillation.csproj"));
 
     [TestMethod]
     public void PackageReferences_HaveNoConditions_SoTheDependencyListIsTheSameOnEveryOS()
@@ -48,7 +38,7 @@ public sealed class PackageDefinitionTests
     public void Package_HasItsReadme()
     {
         string readme = LibraryProject.Descendants("PackageReadmeFile").Single().Value;
-        string path = Path.Combine(RepositoryRoot, "src", "Microsoft.ML.Distillation", readme);
+        string path = Path.Combine(SourceTree.Root, "src", "Microsoft.ML.Distillation", readme);
 
         Assert.IsTrue(File.Exists(path), path);
         StringAssert.Contains(File.ReadAllText(path), "libtorch-cpu-linux-x64", "the readme says which native libtorch to add");

@@ -3,6 +3,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML.Distillation.Networks;
+using Microsoft.ML.Distillation.Tests.TestUtilities;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -21,10 +22,10 @@ public sealed class OpenCvDnnTests
     [TestMethod]
     public void EveryZooNetwork_RunsInOpenCvDnn_AtBatchOneAndSeven_LikeOnnxRuntime()
     {
-        string? python = PythonWithOpenCv();
+        string? python = SourceTree.PythonThatCan("import cv2, numpy");
         if (python is null)
             Assert.Inconclusive("python3-opencv is not installed (apt-get install python3-opencv): the OpenCV DNN check did not run.");
-        string script = Path.Combine(RepositoryRoot(), "eng", "check-opencv-dnn.py");
+        string script = Path.Combine(SourceTree.Root, "eng", "check-opencv-dnn.py");
         string folder = Directory.CreateTempSubdirectory("distill-opencv-").FullName;
         try
         {
@@ -75,25 +76,6 @@ public sealed class OpenCvDnnTests
         }
     }
 
-    private static string? PythonWithOpenCv()
-    {
-        foreach (string python in new[] { "/usr/bin/python3", "python3" })
-        {
-            try
-            {
-                using var process = Process.Start(new ProcessStartInfo(python, ["-c", "import cv2, numpy"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-                process.WaitForExit();
-                if (process.ExitCode == 0)
-                    return python;
-            }
-            catch (System.ComponentModel.Win32Exception)
-            {
-            }
-        }
-
-        return null;
-    }
-
     private static List<string> Run(string python, string script, string folder)
     {
         using var process = Process.Start(new ProcessStartInfo(python, [script, folder]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
@@ -104,16 +86,5 @@ public sealed class OpenCvDnnTests
         process.WaitForExit();
         Assert.AreEqual(0, process.ExitCode, stderr.Result);
         return lines;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Distillation.sln")))
-                return dir.FullName;
-        }
-
-        throw new InvalidOperationException("The repository root (Distillation.sln) was not found above " + AppContext.BaseDirectory);
     }
 }

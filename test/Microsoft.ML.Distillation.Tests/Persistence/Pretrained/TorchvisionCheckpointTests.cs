@@ -25,13 +25,13 @@ public sealed class TorchvisionCheckpointTests
     [DataRow("resnet50", "resnet50_imagenet")]
     public void TorchvisionCheckpoint_GivesTorchvisionsLogits(string torchvision, string zoo)
     {
-        string? python = PythonWithTorchvision();
+        string? python = SourceTree.PythonThatCan("import torchvision");
         if (python is null)
             Assert.Inconclusive("python3-torchvision is not installed (apt-get install python3-torchvision): the torchvision check did not run.");
         string folder = Directory.CreateTempSubdirectory("distill-torchvision-").FullName;
         try
         {
-            string script = Path.Combine(RepositoryRoot(), "eng", "make-torchvision-checkpoints.py");
+            string script = Path.Combine(SourceTree.Root, "eng", "make-torchvision-checkpoints.py");
             using (var process = Process.Start(new ProcessStartInfo(python, [script, folder, torchvision]) { RedirectStandardOutput = true, RedirectStandardError = true })!)
             {
                 var stderr = process.StandardError.ReadToEndAsync();
@@ -62,31 +62,5 @@ public sealed class TorchvisionCheckpointTests
         {
             Directory.Delete(folder, recursive: true);
         }
-    }
-
-    private static string? PythonWithTorchvision()
-    {
-        foreach (string python in new[] { "/usr/bin/python3", "python3" })
-        {
-            try
-            {
-                using var process = Process.Start(new ProcessStartInfo(python, ["-c", "import torchvision"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-                process.WaitForExit();
-                if (process.ExitCode == 0)
-                    return python;
-            }
-            catch (System.ComponentModel.Win32Exception)
-            {
-            }
-        }
-        return null;
-    }
-
-    private static string RepositoryRoot()
-    {
-        var folder = new DirectoryInfo(AppContext.BaseDirectory);
-        while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "Distillation.sln")))
-            folder = folder.Parent;
-        return folder?.FullName ?? throw new InvalidOperationException($"No Distillation.sln above {AppContext.BaseDirectory}.");
     }
 }
