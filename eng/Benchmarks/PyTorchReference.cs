@@ -68,8 +68,7 @@ internal static class PyTorchReference
         Console.WriteLine("| --- | --- | --- | --- |");
         foreach (var (scenario, values) in ratios)
         {
-            var sorted = values.Order().ToArray();
-            double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+            double median = Scenarios.Median(values);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {scenario} | {values.Count} | {median:F2} | {string.Join(", ", values.Select(v => v.ToString("F2", CultureInfo.InvariantCulture)))} |"));
         }

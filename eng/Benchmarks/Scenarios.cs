@@ -463,7 +463,7 @@ internal static class Scenarios
             Enumerable.Range(0, classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray());
     }
 
-    private static double Median(IEnumerable<double> values) => Percentile(values.Order().ToArray(), 0.5);
+    internal static double Median(IEnumerable<double> values) => Percentile(values.Order().ToArray(), 0.5);
 
     private static double Percentile(double[] sorted, double q)
     {

@@ -95,8 +95,10 @@ internal sealed class OnnxTeacherNetwork : ClassifierNetwork
         for (int start = 0; start < rows; start += chunk)
         {
             int count = Math.Min(chunk, rows - start);
-            var buffer = new float[chunk * perImage];
-            Array.Copy(pixels, start * perImage, buffer, 0, count * perImage);
+            // One call for the whole batch feeds the pixels as they are; a fixed batch size copies each chunk (the last zero-padded).
+            float[] buffer = chunk == rows ? pixels : new float[chunk * perImage];
+            if (chunk != rows)
+                Array.Copy(pixels, start * perImage, buffer, 0, count * perImage);
             var dims = _layout == OnnxImageLayout.Nchw
                 ? new[] { chunk, Shape.Channels, Shape.Height, Shape.Width }
                 : new[] { chunk, Shape.Height, Shape.Width, Shape.Channels };
