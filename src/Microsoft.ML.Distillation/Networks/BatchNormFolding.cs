@@ -56,7 +56,10 @@ internal static class BatchNormFolding
         var variance = AsDouble(norm.running_var);
         var gamma = norm.weight is null ? ones(channels, dtype: ScalarType.Float64) : AsDouble(norm.weight);
         var beta = norm.bias is null ? zeros(channels, dtype: ScalarType.Float64) : AsDouble(norm.bias);
-        var scale = gamma / (variance + norm.eps).sqrt();
+        // A Scalar held for the whole call: `variance + norm.eps` makes a temporary Scalar that the GC may finalise while libtorch
+        // still reads it (seen twice in CI as "toDouble ... Expected false to be true" here).
+        using var epsilon = norm.eps.ToScalar();
+        var scale = gamma / variance.add(epsilon).sqrt();
         var shift = beta - mean * scale;
         return (scale.MoveToOuterDisposeScope(), shift.MoveToOuterDisposeScope());
     }
