@@ -48,7 +48,7 @@ internal static class FidelityBenchmark
         string command = "dotnet run -c Release --project src/Samples -- fidelity " + string.Join(" ", o.Select(kv => $"{kv.Key} {kv.Value}"));
 
         var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd", "fitnet", "simreg", "crd", "crd-kd", "zipfls", "msfd", "mgd-crd"];
+        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd", "fitnet", "simreg", "crd", "crd-kd", "zipfls", "msfd", "mgd-crd", "hsakd-online", "mcl"];
         if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
         {
             Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
@@ -132,6 +132,10 @@ internal static class FidelityBenchmark
                 ("zipfls", "Zipf's LS (λ=1, no teacher)", () => ml.Distillation.ZipfLabelSmoothing(Common(new ZipfLsOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("msfd", "MSFD (our reading; last stage, grids 1/2/4)", () => ml.Distillation.Msfd(teacher, Common(new MsfdOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("mgd-crd", $"MGD + CRD (stable, branches {Int("--mgd-branch-epochs")} ep.; CE 1, KD 1, CRD 0.8)", () => ml.Distillation.Mgd(teacher, Common(new MgdOptions { Architecture = student, TeacherBranchEpochs = Int("--mgd-branch-epochs"), CrossEntropyWeight = 1, DistillationWeight = 1, Contrast = new CrdOptions() }, epochs, seed)).Fit(train)),
+                // Online: two peers of the student's architecture trained together; the row is peer 0 (Fit's choice without a validation
+                // set: the test set must not pick the peer). The wall time covers both peers.
+                ("hsakd-online", "HSAKD online (2 peers, T=3, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("mcl", "MCL (2 peers, in-batch, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Method = OnlineMethod.Mcl, Architecture = student }, epochs, seed)).Fit(train)),
             };
             foreach (var (key, name, fit) in runs.Where(r => methods.Contains(r.Key)))
             {

@@ -305,6 +305,35 @@ public sealed class DistillationCatalog
     /// <returns>An estimator whose <c>Fit</c> returns the network.</returns>
     public ZipfLsEstimator ZipfLabelSmoothing(ZipfLsOptions options) => new(Environment, options);
 
+    /// <summary>
+    /// Online distillation: <paramref name="peerCount"/> networks of one architecture trained together from scratch, teaching each
+    /// other; no pretrained teacher. <c>Fit</c> returns peer 0 (or the best on a validation set: see <see cref="OnlineEstimator"/>).
+    /// </summary>
+    /// <param name="method">How the peers teach each other: HSAKD online (default) or MCL.</param>
+    /// <param name="labelColumnName">Key-typed label column.</param>
+    /// <param name="imageColumnName">Image column.</param>
+    /// <param name="architecture">The peers' network from the zoo.</param>
+    /// <param name="peerCount">Networks trained together (at least 2).</param>
+    /// <param name="epochs">Training epochs.</param>
+    /// <param name="batchSize">Images per step.</param>
+    /// <param name="learningRate">Initial SGD learning rate.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns one trained peer and whose <c>FitPeers</c> returns them all.</returns>
+    public OnlineEstimator Online(
+        OnlineMethod method = OnlineMethod.Hsakd,
+        string labelColumnName = TrainingOptions.Defaults.LabelColumnName,
+        string imageColumnName = TrainingOptions.Defaults.ImageColumnName,
+        string architecture = OnlineOptions.DefaultArchitecture,
+        int peerCount = 2,
+        int epochs = TrainingOptions.Defaults.Epochs,
+        int batchSize = TrainingOptions.Defaults.BatchSize,
+        double learningRate = TrainingOptions.Defaults.LearningRate)
+        => new(Environment, Flat(new OnlineOptions { Method = method, PeerCount = peerCount }, labelColumnName, imageColumnName, architecture, epochs, batchSize, learningRate));
+
+    /// <summary>Online distillation with every option available (peers of different architectures, MCL's weights).</summary>
+    /// <param name="options">See <see cref="OnlineOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns one trained peer and whose <c>FitPeers</c> returns them all.</returns>
+    public OnlineEstimator Online(OnlineOptions options) => new(Environment, options);
+
     /// <summary>Fills the arguments every flat overload shares into an options object.</summary>
     private static TOptions Flat<TOptions>(TOptions options, string labelColumnName, string imageColumnName, string architecture,
         int epochs, int batchSize, double learningRate)

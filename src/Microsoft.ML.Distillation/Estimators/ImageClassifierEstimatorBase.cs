@@ -48,12 +48,6 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
     private protected ImageShape? ShapeHint => OptionsValidation.ShapeHint(Options);
 
     /// <summary>
-    /// One training at a time per process: libtorch's default random generator and thread count are process-wide, so two
-    /// trainings interleaving would make both irreproducible. A second <c>Fit</c> waits for the first (scoring is not affected).
-    /// </summary>
-    private static readonly object s_trainingLock = new();
-
-    /// <summary>
     /// Trains on <paramref name="input"/> and returns the fitted classifier. Trainings in one process run one at a time
     /// (a second concurrent <c>Fit</c> waits), so each gives the same model as it would alone.
     /// </summary>
@@ -61,7 +55,7 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
     {
         ArgumentNullException.ThrowIfNull(input);
         TorchRuntime.EnsureLoaded();
-        lock (s_trainingLock)
+        lock (TrainingGate.Lock)
             return FitLocked(input);
     }
 
@@ -131,9 +125,10 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
             {
                 (loss as IDisposable)?.Dispose();
             }
-            var model = new TrainedClassifier(network, Role, image with { Shape = train.Shape }, train.ClassNames, normalization,
-                Options.ScoreColumnName, Options.PredictedLabelColumnName, device);
-            return new ImageClassifierTransformer(Host, model);
+            var imageColumn = image with { Shape = train.Shape };
+            ImageClassifierTransformer Wrap(ClassifierNetwork trained, ChannelNormalization norm) => new(Host,
+                new TrainedClassifier(trained, Role, imageColumn, train.ClassNames, norm, Options.ScoreColumnName, Options.PredictedLabelColumnName, device));
+            return Finish(new TrainingOutcome(network, normalization, validation, settings, channel, Wrap));
         }
         catch
         {
@@ -151,6 +146,15 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
         ImageSchemaValidator.CheckLabelColumn(inputSchema, Options.LabelColumnName);
         return SchemaShapeColumns.AppendScoreColumns(inputSchema, Options.ScoreColumnName, Options.PredictedLabelColumnName);
     }
+
+    /// <summary>
+    /// Turns the trained network into the fitted model. The default wraps <see cref="TrainingOutcome.Network"/> with the normalisation;
+    /// an estimator that trains several networks at once (online distillation) returns one of them and disposes what it does not return.
+    /// </summary>
+    private protected virtual ImageClassifierTransformer Finish(TrainingOutcome outcome) => outcome.Wrap(outcome.Network, outcome.Normalization);
+
+    /// <summary>The architecture name a checkpoint of this training records (<see cref="ClassifierNetwork.Architecture"/>); checked on resume.</summary>
+    private protected virtual string CheckpointArchitecture => Options.Architecture;
 
     /// <summary>"Teacher" or "Student", recorded in saved models.</summary>
     private protected virtual string Role => "Student";
@@ -224,7 +228,7 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
                     nameof(TrainingOptions.Resume));
         }
         Require(string.Equals(m.Phase, Phase, StringComparison.Ordinal), "phase", m.Phase, Phase);
-        Require(NetworkRegistry.Normalize(m.Architecture) == NetworkRegistry.Normalize(Options.Architecture), "architecture", m.Architecture, Options.Architecture);
+        Require(NetworkRegistry.Normalize(m.Architecture) == NetworkRegistry.Normalize(CheckpointArchitecture), "architecture", m.Architecture, CheckpointArchitecture);
         Require(m.ClassCount == train.ClassCount, "class count", m.ClassCount, train.ClassCount);
         Require(m.InputChannels == train.Shape.Channels, "image channels", m.InputChannels, train.Shape.Channels);
         Require(m.TrainRows == train.Count, "training rows", m.TrainRows, train.Count);
@@ -275,6 +279,14 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
 /// <summary>What <c>PrepareLoss</c> can use: the network about to train, the data, its normalisation, the settings, the log.</summary>
 internal sealed record LossPreparation(
     ClassifierNetwork Network, ImageTensorDataset Train, ChannelNormalization Normalization, TrainingSettings Settings, IChannel Channel);
+
+/// <summary>
+/// What <c>Finish</c> gets once training has ended: the trained network, its normalisation, the validation data (or null), the
+/// settings and log of the run, and <see cref="Wrap"/>, which makes a fitted model of a network and a normalisation (it then owns both).
+/// </summary>
+internal sealed record TrainingOutcome(
+    ClassifierNetwork Network, ChannelNormalization Normalization, ImageTensorDataset? Validation, TrainingSettings Settings, IChannel Channel,
+    Func<ClassifierNetwork, ChannelNormalization, ImageClassifierTransformer> Wrap);
 
 /// <summary>An estimator that names its method (its training phase: "KD", "HSAKD", ...), for sweeps and reports.</summary>
 internal interface IMethodNamed

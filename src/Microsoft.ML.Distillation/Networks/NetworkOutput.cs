@@ -17,6 +17,17 @@ internal sealed class NetworkOutput
         Embedding = embedding;
         Features = features;
         AuxLogits = auxLogits;
+        Peers = [];
+    }
+
+    /// <summary>
+    /// The output of a group of peer networks trained together (online distillation): every peer's output in <paramref name="peers"/>,
+    /// and peer 0's as this output's own fields, so that what reads one network (the step's accuracy, the validation) reads peer 0.
+    /// </summary>
+    public NetworkOutput(IReadOnlyList<NetworkOutput> peers)
+        : this(peers[0].Logits, peers[0].Embedding, peers[0].Features, peers[0].AuxLogits)
+    {
+        Peers = peers;
     }
 
     /// <summary>Main-head logits, [B, K].</summary>
@@ -30,4 +41,7 @@ internal sealed class NetworkOutput
 
     /// <summary>Auxiliary-branch logits over the joint (class x rotation) label space, [B, 4K] each; empty when not computed.</summary>
     public IReadOnlyList<Tensor> AuxLogits { get; }
+
+    /// <summary>Every peer's output when a peer group ran (peer 0 first), else empty.</summary>
+    public IReadOnlyList<NetworkOutput> Peers { get; }
 }

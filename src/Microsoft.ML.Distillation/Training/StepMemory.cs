@@ -13,13 +13,19 @@ internal static class StepMemory
     /// <summary>
     /// Once the loss has been computed, the autograd graph holds what backward needs: the teacher's outputs and the student's
     /// features, embedding and auxiliary logits are released (their storage lives on inside the graph where backward needs it,
-    /// and is freed as backward passes). The student's main logits stay for the step's accuracy bookkeeping.
+    /// and is freed as backward passes). The student's main logits stay for the step's accuracy bookkeeping. Of a peer group, every
+    /// peer's outputs are released but peer 0's logits (the student's own).
     /// </summary>
     public static void ReleaseAfterLoss(NetworkOutput student, NetworkOutput? teacher)
     {
         if (teacher is not null)
         {
             Release(teacher, keepLogits: false);
+        }
+
+        for (int p = 1; p < student.Peers.Count; p++)
+        {
+            Release(student.Peers[p], keepLogits: false);
         }
 
         Release(student, keepLogits: true);

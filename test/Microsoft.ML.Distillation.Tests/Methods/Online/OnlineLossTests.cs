@@ -1,0 +1,204 @@
+// Licensed under the MIT license. See LICENSE in the repository root.
+
+using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Methods.Online;
+using Microsoft.ML.Distillation.Networks;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Distillation.Tests.Methods.Online;
+
+/// <summary>The online losses against values computed here in double precision from their formulas, and their gradient paths.</summary>
+[TestClass]
+public sealed class OnlineLossTests
+{
+    private static readonly double[,] s_similarity = { { 10, 2, -1 }, { 3, 10, 0.5 }, { 1, -2, 10 } };
+
+    [TestMethod]
+    public void MclHardTerm_AveragesTheAnchorsWithAPositive_AndLeavesOutTheAnchorWithout()
+    {
+        // Labels [0, 0, 1]: anchor 0's positive is 1, anchor 1's is 0, anchor 2 (the only image of class 1) has none and is left out.
+        // The denominators leave out the anchor itself.
+        double Term(int i, int j, int k) => -(s_similarity[i, j] - Math.Log(Math.Exp(s_similarity[i, j]) + Math.Exp(s_similarity[i, k])));
+        double expected = (Term(0, 1, 2) + Term(1, 0, 2)) / 2;
+
+        using var labels = tensor(new long[] { 0, 0, 1 });
+        using var positives = MclLoss.PositiveMask(labels);
+        using var similarity = tensor(Flatten(s_similarity), dtype: ScalarType.Float32).view(3, 3);
+        using var term = MclLoss.SupervisedContrast(similarity, positives);
+
+        CollectionAssert.AreEqual(new float[] { 0, 1, 0, 1, 0, 0, 0, 0, 0 }, positives.data<float>().ToArray(), "same class, diagonal removed");
+        Assert.AreEqual(expected, term.item<float>(), 1e-5 * Math.Abs(expected));
+    }
+
+    [TestMethod]
+    public void MclHardTerm_IsZero_WhenNoAnchorHasAPositive_AndFinite_AtSmallTemperatures()
+    {
+        using var distinct = tensor(new long[] { 0, 1, 2 });
+        using var positives = MclLoss.PositiveMask(distinct);
+        using var similarity = tensor(Flatten(s_similarity), dtype: ScalarType.Float32).view(3, 3);
+        using var none = MclLoss.SupervisedContrast(similarity, positives);
+        Assert.AreEqual(0f, none.item<float>());
+
+        // τ = 0.01 turns similarities into logits of 100: exp would overflow float32, the masked log-sum-exp does not.
+        using var same = tensor(new long[] { 0, 0, 1 });
+        using var mask = MclLoss.PositiveMask(same);
+        using var sharp = similarity * 10;
+        using var term = MclLoss.SupervisedContrast(sharp, mask);
+        Assert.IsTrue(float.IsFinite(term.item<float>()), $"got {term.item<float>()}");
+    }
+
+    [TestMethod]
+    public void OnlineHsakd_TermsEqualTheHandComputedValues()
+    {
+        // Two peers, one image (B = 1) at four rotations, K = 2 classes, one auxiliary branch over 4K = 8 joint classes, label 1.
+        double[,] z1 = { { 1, -1 }, { 0.5, 0.2 }, { -0.3, 0.8 }, { 2, 1 } }, z2 = { { 0.1, 0.4 }, { -1, 1 }, { 0.7, 0.7 }, { 0, 1.5 } };
+        double[,] q1 = Table(4, 8, (r, c) => 0.3 * r - 0.2 * c + 0.05 * r * c), q2 = Table(4, 8, (r, c) => Math.Sin(r + 2 * c));
+        long[] joint = [4, 5, 6, 7]; // 4y + j
+        const double t = 3;
+
+        double ce = CrossEntropy(z1, 0, 1) + CrossEntropy(z2, 0, 1);
+        double auxCe = Enumerable.Range(0, 4).Sum(r => CrossEntropy(q1, r, joint[r]) + CrossEntropy(q2, r, joint[r])) / 4;
+        double kl = SoftKl(z1, z2, t) + SoftKl(z2, z1, t);
+        double auxKl = SoftKl(q1, q2, t) + SoftKl(q2, q1, t);
+
+        using var scope = NewDisposeScope();
+        var batch = PeerBatch([Output(z1, q1), Output(z2, q2)], labels: [1], joint, rotationCount: 4);
+        var result = new OnlineHsakdLoss(t, 2).Compute(batch);
+        var terms = result.Terms.ToDictionary(p => p.Key, p => (double)p.Value.item<float>());
+
+        CollectionAssert.AreEqual(new[] { "ce", "aux_ce", "kl", "aux_kl" }, terms.Keys.ToArray());
+        Assert.AreEqual(ce, terms["ce"], 1e-5 * ce);
+        Assert.AreEqual(auxCe, terms["aux_ce"], 1e-5 * auxCe);
+        Assert.AreEqual(kl, terms["kl"], 1e-5 * kl);
+        Assert.AreEqual(auxKl, terms["aux_kl"], 1e-5 * auxKl);
+        Assert.AreEqual(ce + auxCe + kl + auxKl, result.Total.item<float>(), 1e-5 * (ce + auxCe + kl + auxKl));
+    }
+
+    [TestMethod]
+    public void OnlineHsakd_EachPeerLearnsFromTheOther_NeverThroughTheOthersDetachedSide()
+    {
+        // d/dz_a of [CE(z_a[0::4], y) + KL_T(z_a, z_b)] = (softmax(z_a[0]) − onehot) on row 0 / B + T (softmax(z_a/T) − softmax(z_b/T)) / R.
+        // A gradient through the other peer's target side (its KL toward z_a) would add a term; the detached path adds none.
+        double[,] z1 = { { 1, -1 }, { 0.5, 0.2 }, { -0.3, 0.8 }, { 2, 1 } }, z2 = { { 0.1, 0.4 }, { -1, 1 }, { 0.7, 0.7 }, { 0, 1.5 } };
+        var q = Table(4, 8, (r, c) => 0.1 * (r - c));
+        const double t = 3;
+
+        using var scope = NewDisposeScope();
+        var l1 = Leaf(z1);
+        var l2 = Leaf(z2);
+        var batch = PeerBatch([Output(l1, Leaf(q)), Output(l2, Leaf(q))], labels: [1], [4, 5, 6, 7], rotationCount: 4);
+        new OnlineHsakdLoss(t, 2).Compute(batch).Total.backward();
+
+        double[,] Expected(double[,] own, double[,] other)
+        {
+            var g = new double[4, 2];
+            for (int r = 0; r < 4; r++)
+            {
+                var ps = Softmax(own, r, t);
+                var pt = Softmax(other, r, t);
+                for (int c = 0; c < 2; c++)
+                    g[r, c] = t * (ps[c] - pt[c]) / 4;
+            }
+            var p = Softmax(own, 0, 1);
+            for (int c = 0; c < 2; c++)
+                g[0, c] += p[c] - (c == 1 ? 1 : 0);
+            return g;
+        }
+
+        var g1 = l1.grad!.data<float>().ToArray();
+        var g2 = l2.grad!.data<float>().ToArray();
+        var e1 = Flatten(Expected(z1, z2));
+        var e2 = Flatten(Expected(z2, z1));
+        for (int i = 0; i < 8; i++)
+        {
+            Assert.AreEqual(e1[i], g1[i], 1e-6, $"peer 1, element {i}");
+            Assert.AreEqual(e2[i], g2[i], 1e-6, $"peer 2, element {i}");
+        }
+        Assert.IsFalse(g1.SequenceEqual(g2), "the peers learn different things from each other");
+    }
+
+    [TestMethod]
+    public void Mcl_SoftTermsPullOnlyTheAnchorSide_AndTheTotalAddsTheWeightedTerms()
+    {
+        using var scope = NewDisposeScope();
+        var settings = new MclSettings(0.1, 3, 0.1, 1, 0.1, 1, EnsembleWeight: 0.5);
+        var loss = new MclLoss(settings, 2);
+        random.manual_seed(3);
+        loss.Prepare([4, 6], width: 5);
+        var h1 = randn(6, 4).requires_grad_(true);
+        var h2 = randn(6, 6).requires_grad_(true);
+        var z1 = randn(6, 3).requires_grad_(true);
+        var z2 = randn(6, 3).requires_grad_(true);
+        var labels = tensor(new long[] { 0, 0, 1, 1, 2, 0 });
+        var batch = new LossBatch(new NetworkOutput([Peer(z1, h1), Peer(z2, h2)]), null, labels, labels, 1);
+
+        var result = loss.Compute(batch);
+        CollectionAssert.AreEqual(new[] { "ce", "vcl", "soft_vcl", "icl", "soft_icl", "kl" }, result.Terms.Select(p => p.Key).ToArray());
+        double sum = result.Terms.Sum(p => p.Value.item<float>());
+        Assert.AreEqual(sum, result.Total.item<float>(), 1e-5 * Math.Abs(sum));
+
+        // The same terms by hand from the heads' embeddings (τ = 0.1): the ensemble KD toward the detached mean.
+        var e1 = loss.Heads.Embed(0, h1).detach();
+        var e2 = loss.Heads.Embed(1, h2).detach();
+        var positives = MclLoss.PositiveMask(labels);
+        double vcl = 0.1 * (MclLoss.SupervisedContrast(e1.matmul(e1.t()) / 0.1, positives).item<float>()
+            + MclLoss.SupervisedContrast(e2.matmul(e2.t()) / 0.1, positives).item<float>());
+        Assert.AreEqual(vcl, result.Terms[1].Value.item<float>(), 1e-5);
+        var mean = (z1.detach() + z2.detach()) / 2;
+        double kd = 0.5 * (LossFunctions.SoftenedKl(z1, mean, 3).item<float>() + LossFunctions.SoftenedKl(z2, mean, 3).item<float>());
+        Assert.AreEqual(kd, result.Terms[5].Value.item<float>(), 1e-6);
+
+        // Both peers' features and the heads get gradients; the loss is finite.
+        result.Total.backward();
+        Assert.IsTrue(h1.grad!.abs().sum().item<float>() > 0 && h2.grad!.abs().sum().item<float>() > 0);
+        Assert.IsTrue(loss.Heads.parameters().All(p => p.grad is not null && p.grad.abs().sum().item<float>() > 0));
+        loss.Dispose();
+    }
+
+    private static NetworkOutput Peer(Tensor logits, Tensor embedding) => new(logits, embedding, [], []);
+
+    private static NetworkOutput Output(double[,] logits, double[,] aux) => Output(Leaf(logits), Leaf(aux));
+
+    private static NetworkOutput Output(Tensor logits, Tensor aux) => new(logits, empty(4, 0), [], [aux]);
+
+    private static LossBatch PeerBatch(NetworkOutput[] peers, long[] labels, long[] joint, int rotationCount)
+        => new(new NetworkOutput(peers), null, tensor(labels), tensor(joint), rotationCount);
+
+    private static Tensor Leaf(double[,] values)
+        => tensor(Flatten(values), dtype: ScalarType.Float32).view(values.GetLength(0), values.GetLength(1)).requires_grad_(true);
+
+    private static float[] Flatten(double[,] values) => values.Cast<double>().Select(v => (float)v).ToArray();
+
+    private static double[,] Table(int rows, int columns, Func<int, int, double> value)
+    {
+        var table = new double[rows, columns];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++)
+                table[r, c] = value(r, c);
+        return table;
+    }
+
+    private static double[] Softmax(double[,] logits, int row, double t)
+    {
+        int k = logits.GetLength(1);
+        var e = Enumerable.Range(0, k).Select(c => Math.Exp(logits[row, c] / t)).ToArray();
+        double s = e.Sum();
+        return e.Select(v => v / s).ToArray();
+    }
+
+    private static double CrossEntropy(double[,] logits, int row, long label) => -Math.Log(Softmax(logits, row, 1)[label]);
+
+    /// <summary>T² · mean over rows of KL(softmax(target/T) ‖ softmax(student/T)).</summary>
+    private static double SoftKl(double[,] student, double[,] target, double t)
+    {
+        int rows = student.GetLength(0);
+        double sum = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            var ps = Softmax(student, r, t);
+            var pt = Softmax(target, r, t);
+            sum += pt.Select((p, c) => p * (Math.Log(p) - Math.Log(ps[c]))).Sum();
+        }
+        return t * t * sum / rows;
+    }
+}
