@@ -2,7 +2,6 @@
 
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Distillers;
-using Microsoft.ML.Distillation.Estimators;
 using Microsoft.ML.Distillation.Methods.Online;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.Training;
@@ -10,7 +9,7 @@ using Microsoft.ML.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Distillation;
+namespace Microsoft.ML.Distillation.Estimators;
 
 /// <summary>
 /// Online distillation: M peer networks trained together from scratch in one run, each teaching the others (<see cref="OnlineMethod"/>);

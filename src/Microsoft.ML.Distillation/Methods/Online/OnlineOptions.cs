@@ -7,7 +7,7 @@ namespace Microsoft.ML.Distillation;
 /// <summary>
 /// Options of <c>mlContext.Distillation.Online</c>: several peer networks trained together from scratch, teaching each other; no
 /// pretrained teacher. One run trains every peer (M times the network cost of one training; see docs/benchmarks.md); the fitted model
-/// is one peer (see <see cref="OnlineEstimator"/> for which), and <see cref="OnlineEstimator.FitPeers"/> returns them all.
+/// is one peer (see <see cref="Estimators.OnlineEstimator"/> for which), and <see cref="Estimators.OnlineEstimator.FitPeers"/> returns them all.
 /// </summary>
 public sealed class OnlineOptions : TrainingOptions
 {

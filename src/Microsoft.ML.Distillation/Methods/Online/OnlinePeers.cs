@@ -5,7 +5,7 @@ using System.Globalization;
 namespace Microsoft.ML.Distillation;
 
 /// <summary>
-/// Every peer of an online distillation (<see cref="OnlineEstimator.FitPeers"/>), each an ordinary fitted model, with the validation
+/// Every peer of an online distillation (<see cref="Estimators.OnlineEstimator.FitPeers"/>), each an ordinary fitted model, with the validation
 /// accuracy of each and the one <c>Fit</c> returns. Disposing it disposes every peer.
 /// </summary>
 public sealed class OnlinePeers : IDisposable
