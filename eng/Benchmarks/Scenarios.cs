@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML.Distillation.Data;
 using Microsoft.ML.Distillation.Distillers;
+using Microsoft.ML.Distillation.Methods.Online;
 using Microsoft.ML.Distillation.Networks;
 using Microsoft.ML.Distillation.Samples;
 using Microsoft.ML.Distillation.Training;
@@ -105,7 +106,7 @@ internal static class Scenarios
     public static readonly string[] Names =
     {
         "gemm", "student-wrn16_2", "teacher-wrn40_2", "hsakd-wrn40_2-wrn16_2", "hsakd-resnet32x4-resnet8x4", "teacher-forward-wrn40_2", "teacher-forward-wrn40_2-unfolded", "teacher-forward-wrn40_2-bf16",
-        "teacher-forward-wrn40_2-channels-last",
+        "teacher-forward-wrn40_2-channels-last", "online-hsakd-2x-wrn16_2", "online-mcl-2x-wrn16_2",
         ImageNetScenario.Name, "inference-wrn16_2", "scoring-wrn16_2", "rss-growth",
     };
 
@@ -132,6 +133,10 @@ internal static class Scenarios
                 => Step(name, "CRD step, WRN-40-2 -> WRN-16-2, no rotations, K = " + CrdNegatives(name), o, "wrn16_2", "wrn40_2",
                     data => new CrdLoss(1, 0, 4, 0.8, new ContrastiveTerm(new ContrastMemory(128, 128, data.Count, 128),
                         new NegativeSampler(data.Labels, data.ClassCount), CrdNegatives(name), 0.07, 0.5))),
+            // Online distillation (issue 15 item 3): two WRN-16-2 peers trained together, to set against student-wrn16_2 and the HSAKD step.
+            "online-hsakd-2x-wrn16_2" => Step(name, "HSAKD online step, 2 x WRN-16-2 (aux) peers, 4 rotations", o, "wrn16_2+wrn16_2", null, new OnlineHsakdLoss(3, 2)),
+            "online-mcl-2x-wrn16_2" => Step(name, "MCL step, 2 x WRN-16-2 peers with 128-wide embedding heads, no rotations", o, "wrn16_2+wrn16_2", null,
+                _ => MclFor(2)),
             "teacher-forward-wrn40_2" => TeacherForward(name, o, fold: true),
             "teacher-forward-wrn40_2-unfolded" => TeacherForward(name, o, fold: false),
             "teacher-forward-wrn40_2-bf16" => TeacherForwardBf16(name, o),
@@ -226,6 +231,9 @@ internal static class Scenarios
         };
     }
 
+    /// <summary>MCL's loss with the paper's weights for <paramref name="peers"/> peers (its heads are made once the peers exist).</summary>
+    private static MclLoss MclFor(int peers) => new(new MclSettings(0.1, 3, 0.1, 1, 0.1, 1, 0), peers);
+
     /// <summary>K of a CRD scenario: 16384, or the number after a colon (<c>crd-wrn40_2-wrn16_2:4096</c>).</summary>
     private static int CrdNegatives(string name)
         => name.Contains(':', StringComparison.Ordinal) ? int.Parse(name[(name.IndexOf(':', StringComparison.Ordinal) + 1)..], CultureInfo.InvariantCulture) : 16384;
@@ -242,7 +250,12 @@ internal static class Scenarios
         using var data = Synthetic(steps * o.BatchSize, classes, size);
         var loss = createLoss(data);
         int rotations = loss.UsesRotations ? Rotations() : 1;
-        using var student = NetworkRegistry.Create(studentName, 3, classes);
+        // "a+b": a group of peers trained together (online distillation).
+        using var student = studentName.Contains('+', StringComparison.Ordinal)
+            ? new PeerGroupNetwork(studentName.Split('+').Select(n => NetworkRegistry.Create(n, 3, classes)).ToArray())
+            : NetworkRegistry.Create(studentName, 3, classes);
+        if (loss is MclLoss mcl)
+            mcl.Prepare(((PeerGroupNetwork)student).Members.Select(m => m.EmbeddingSize).ToArray(), 128);
         using var teacher = teacherName is null ? null : NetworkRegistry.Create(teacherName, 3, classes);
         student.ComputeAuxiliary = loss.UsesAuxiliaryBranches;
         // Count only what runs: the auxiliary branches are computed only when the loss uses them.
