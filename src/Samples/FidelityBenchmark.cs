@@ -48,7 +48,7 @@ internal static class FidelityBenchmark
         string command = "dotnet run -c Release --project src/Samples -- fidelity " + string.Join(" ", o.Select(kv => $"{kv.Key} {kv.Value}"));
 
         var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd", "fitnet", "simreg", "crd", "crd-kd", "zipfls", "msfd", "mgd-crd", "hsakd-online", "mcl"];
+        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd", "fitnet", "simreg", "crd", "crd-kd", "zipfls", "msfd", "mgd-crd", "hsakd-online", "mcl", "ffl"];
         if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
         {
             Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
@@ -136,6 +136,7 @@ internal static class FidelityBenchmark
                 // set: the test set must not pick the peer). The wall time covers both peers.
                 ("hsakd-online", "HSAKD online (2 peers, T=3, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("mcl", "MCL (2 peers, in-batch, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Method = OnlineMethod.Mcl, Architecture = student }, epochs, seed)).Fit(train)),
+                ("ffl", "FFL (2 peers + fusion module, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Method = OnlineMethod.Ffl, Architecture = student }, epochs, seed)).Fit(train)),
             };
             foreach (var (key, name, fit) in runs.Where(r => methods.Contains(r.Key)))
             {

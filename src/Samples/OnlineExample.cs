@@ -3,7 +3,7 @@
 // No teacher: two networks trained together, teaching each other (online distillation), on the embedded Fashion-MNIST subset.
 // A validation set picks the peer that Fit returns; FitPeers gives every peer.
 //
-//   dotnet run -c Release --project src/Samples -- online [hsakd|mcl] [EPOCHS]
+//   dotnet run -c Release --project src/Samples -- online [hsakd|mcl|ffl] [EPOCHS]
 
 using System.Globalization;
 using Microsoft.ML.Data;
@@ -46,10 +46,10 @@ public static class OnlineExample
 
     public static int RunCommandLine(string[] args)
     {
-        var method = args.Length > 0 && args[0].Equals("mcl", StringComparison.OrdinalIgnoreCase) ? OnlineMethod.Mcl : OnlineMethod.Hsakd;
-        if (args.Length > 0 && method == OnlineMethod.Hsakd && !args[0].Equals("hsakd", StringComparison.OrdinalIgnoreCase))
+        var method = OnlineMethod.Hsakd;
+        if (args.Length > 0 && !Enum.TryParse(args[0], ignoreCase: true, out method))
         {
-            Console.Error.WriteLine($"Unknown online method '{args[0]}': hsakd or mcl.");
+            Console.Error.WriteLine($"Unknown online method '{args[0]}': {string.Join(", ", Enum.GetNames<OnlineMethod>()).ToLowerInvariant()}.");
             return 2;
         }
         int epochs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;

@@ -9,7 +9,7 @@
 //   dotnet run -c Release --project src/Samples -- images FOLDER [EPOCHS] (teacher + HSAKD student on a folder of labelled images)
 //   dotnet run -c Release --project src/Samples -- photos FOLDER [--pretrained resnet18.pth] (fine-tune a pretrained teacher on photos,
 //                                                                          distil a KD student, export it to ONNX; --help)
-//   dotnet run -c Release --project src/Samples -- online [hsakd|mcl] [EPOCHS] (no teacher: two peers teach each other; OnlineExample.cs)
+//   dotnet run -c Release --project src/Samples -- online [hsakd|mcl|ffl] [EPOCHS] (no teacher: two peers teach each other; OnlineExample.cs)
 //   dotnet run -c Release --project src/Samples -- custom-method          (a student distilled with a method of your own: CustomMethodExample.cs)
 //   dotnet run -c Release --project src/Samples -- sweep [FOLDER]         (choosing a student: one teacher, 9 candidates, the accuracy/latency front;
 //                                                                          --prepare, --shard i/N, --merge split it over processes; --help)

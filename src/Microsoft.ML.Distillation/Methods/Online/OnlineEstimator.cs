@@ -53,9 +53,9 @@ public sealed class OnlineEstimator : ImageClassifierEstimatorBase<OnlineOptions
                     $"HSAKD online pairs the peers' auxiliary branches one-to-one, but [{string.Join(", ", peers)}] have [{string.Join(", ", branches)}] branches. " +
                     "Choose peers with as many branches (the README's Networks table), or Method = Mcl.", nameof(options.PeerArchitectures));
         }
-        else if (options.Method != OnlineMethod.Mcl)
+        else if (options.Method is not (OnlineMethod.Mcl or OnlineMethod.Ffl))
         {
-            throw new ArgumentOutOfRangeException(nameof(options.Method), options.Method, "Method must be Hsakd or Mcl.");
+            throw new ArgumentOutOfRangeException(nameof(options.Method), options.Method, "Method must be Hsakd, Mcl or Ffl.");
         }
 
         LossOptionsValidation.CheckTemperature(options.Temperature);
@@ -67,6 +67,9 @@ public sealed class OnlineEstimator : ImageClassifierEstimatorBase<OnlineOptions
         LossOptionsValidation.CheckWeight(options.InteractiveContrastWeight, nameof(options.InteractiveContrastWeight));
         LossOptionsValidation.CheckWeight(options.SoftInteractiveContrastWeight, nameof(options.SoftInteractiveContrastWeight));
         LossOptionsValidation.CheckWeight(options.EnsembleDistillationWeight, nameof(options.EnsembleDistillationWeight));
+        LossOptionsValidation.CheckWeight(options.FusionWeightDecay, nameof(options.FusionWeightDecay));
+        if (options.FusionRampUpEpochs is < 0)
+            throw new ArgumentOutOfRangeException(nameof(options.FusionRampUpEpochs), options.FusionRampUpEpochs, "FusionRampUpEpochs must be >= 0 (0: no ramp-up), or null for the scaled default.");
     }
 
     /// <summary>
@@ -92,7 +95,12 @@ public sealed class OnlineEstimator : ImageClassifierEstimatorBase<OnlineOptions
         }
     }
 
-    private static string PhaseOf(OnlineOptions options) => options?.Method == OnlineMethod.Mcl ? "MCL" : "HSAKD-online";
+    private static string PhaseOf(OnlineOptions options) => options?.Method switch
+    {
+        OnlineMethod.Mcl => "MCL",
+        OnlineMethod.Ffl => options.MfefBlocks ? "FFL-MFEF" : "FFL",
+        _ => "HSAKD-online",
+    };
 
     private protected override string CheckpointArchitecture => PeerGroupNetwork.NameOf(Options.Peers);
 
@@ -113,16 +121,35 @@ public sealed class OnlineEstimator : ImageClassifierEstimatorBase<OnlineOptions
         }
     }
 
-    private protected override IDistillationLoss CreateLoss() => Options.Method == OnlineMethod.Hsakd
-        ? new OnlineHsakdLoss(Options.Temperature, Options.Peers.Count)
-        : new MclLoss(new MclSettings(Options.ContrastTemperature, Options.Temperature, Options.VanillaContrastWeight, Options.SoftVanillaContrastWeight,
-            Options.InteractiveContrastWeight, Options.SoftInteractiveContrastWeight, Options.EnsembleDistillationWeight), Options.Peers.Count);
+    private protected override IDistillationLoss CreateLoss() => Options.Method switch
+    {
+        OnlineMethod.Mcl => new MclLoss(new MclSettings(Options.ContrastTemperature, Options.Temperature, Options.VanillaContrastWeight,
+            Options.SoftVanillaContrastWeight, Options.InteractiveContrastWeight, Options.SoftInteractiveContrastWeight, Options.EnsembleDistillationWeight),
+            Options.Peers.Count),
+        OnlineMethod.Ffl => new FflLoss(Options.Peers.Count, Options.Temperature,
+            Options.FusionRampUpEpochs ?? (int)Math.Ceiling(Options.Epochs * 80.0 / 300), Options.FusionWeightDecay, Options.MfefBlocks),
+        _ => new OnlineHsakdLoss(Options.Temperature, Options.Peers.Count),
+    };
 
-    /// <summary>MCL's embedding heads need the peers' embedding widths: they are made once the networks exist.</summary>
+    /// <summary>
+    /// MCL's embedding heads and FFL's fusion module are sized by the peers (embedding widths; last maps, which must agree in height
+    /// and width for FFL): they are made once the networks exist, before the first step.
+    /// </summary>
     private protected override IDistillationLoss PrepareLoss(IDistillationLoss loss, LossPreparation context)
     {
+        var members = ((PeerGroupNetwork)context.Network).Members;
         if (loss is MclLoss mcl)
-            mcl.Prepare(((PeerGroupNetwork)context.Network).Members.Select(m => m.EmbeddingSize).ToArray(), Options.EmbeddingWidth);
+            mcl.Prepare(members.Select(m => m.EmbeddingSize).ToArray(), Options.EmbeddingWidth);
+        if (loss is FflLoss ffl)
+        {
+            var maps = members.Select(m => TapShapes.Of(m, context.Train.Shape)[^1]).ToArray();
+            if (maps.Any(s => s.Height != maps[0].Height || s.Width != maps[0].Width))
+                throw new ArgumentException(
+                    $"FFL fuses the peers' last stage maps, which must have the same height and width; for {context.Train.Shape} images the peers "
+                    + $"[{string.Join(", ", Options.Peers)}] give [{string.Join(", ", maps.Select(s => $"{s.Height}x{s.Width}"))}]. Choose peers of one family, or Method = Mcl.",
+                    nameof(OnlineOptions.PeerArchitectures));
+            ffl.Prepare(maps.Select(s => s.Channels).ToArray(), context.Train.ClassCount);
+        }
         return loss;
     }
 

@@ -17,4 +17,11 @@ public enum OnlineMethod
     /// and across peers (hard and soft) plus each peer's cross-entropy. The networks see the original images; any architectures mix.
     /// </summary>
     Mcl = 1,
+
+    /// <summary>
+    /// FFL (Kim et al., ICPR 2020): a fusion module classifies from the peers' last stage maps; the peers learn from the fused
+    /// classifier and it from the peers' ensemble. <see cref="OnlineOptions.MfefBlocks"/> adds MFEF's multi-scale and attention blocks
+    /// to the fusion path (a reconstruction from the MFEF abstract). The peers' last maps need the same height and width.
+    /// </summary>
+    Ffl = 2,
 }

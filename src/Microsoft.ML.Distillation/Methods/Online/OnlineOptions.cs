@@ -60,6 +60,22 @@ public sealed class OnlineOptions : TrainingOptions
     /// </summary>
     public double EnsembleDistillationWeight;
 
+    /// <summary>
+    /// FFL: pass each peer's last map through MFEF's multi-scale extraction (Res2Net-style, 4 channel groups) and dual attention
+    /// (CBAM-style) before the fusion. Default false. <b>A reconstruction</b>: the MFEF paper's method section and code were not
+    /// available; only its abstract names these blocks, and their designs here are ours.
+    /// </summary>
+    public bool MfefBlocks;
+
+    /// <summary>FFL: weight decay of the fusion module. Default 1e-5 (the code's; the peers use <see cref="TrainingOptions.WeightDecay"/>).</summary>
+    public double FusionWeightDecay = 1e-5;
+
+    /// <summary>
+    /// FFL: epochs over which the weight of the KL terms ramps up as exp(−5 (1 − e/R)²). Default null: ⌈Epochs · 80 / 300⌉ (the
+    /// code's 80 of 300 epochs); 0 turns the ramp off (weight 1 from the start).
+    /// </summary>
+    public int? FusionRampUpEpochs;
+
     /// <summary>The peers' architectures this option set trains, in order.</summary>
     internal IReadOnlyList<string> Peers => PeerArchitectures ?? Enumerable.Repeat(Architecture, PeerCount).ToArray();
 }

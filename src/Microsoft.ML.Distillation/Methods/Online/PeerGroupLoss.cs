@@ -18,16 +18,22 @@ internal static class PeerGroupLoss
 
 /// <summary>
 /// Top-1 training accuracy of every peer over an epoch (the engine's own accuracy is peer 0's), counted on the device without a
-/// host synchronisation per step and read once per epoch as the diagnostics <c>peer{m}_train_acc</c>.
+/// host synchronisation per step and read once per epoch as the diagnostics <c>peer{m}_train_acc</c>; optionally of further
+/// classifiers of the method (FFL's fused one: <c>fused_train_acc</c>), counted after the peers under the indices that follow.
 /// </summary>
 internal sealed class PeerAccuracy : IDisposable
 {
     private readonly Tensor?[] _correct;
+    private readonly string[] _names;
     private long _seen;
 
-    public PeerAccuracy(int peerCount) => _correct = new Tensor?[peerCount];
+    public PeerAccuracy(int peerCount, params string[] extraClassifiers)
+    {
+        _names = [.. Enumerable.Range(0, peerCount).Select(m => $"peer{m}"), .. extraClassifiers];
+        _correct = new Tensor?[_names.Length];
+    }
 
-    /// <summary>Adds the step's correct predictions of peer <paramref name="peer"/> (logits of the B original rows).</summary>
+    /// <summary>Adds the step's correct predictions of classifier <paramref name="peer"/> (logits of the B original rows).</summary>
     public void Count(int peer, Tensor logits, Tensor labels)
     {
         using (no_grad())
@@ -52,7 +58,7 @@ internal sealed class PeerAccuracy : IDisposable
         {
             if (_correct[m] is { } sum)
             {
-                result[$"peer{m}_train_acc"] = sum.item<long>() / (double)_seen;
+                result[$"{_names[m]}_train_acc"] = sum.item<long>() / (double)_seen;
                 sum.Dispose();
                 _correct[m] = null;
             }

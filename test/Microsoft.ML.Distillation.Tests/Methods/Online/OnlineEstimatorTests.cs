@@ -133,6 +133,51 @@ public sealed class OnlineEstimatorTests
     }
 
     [TestMethod]
+    [TestCategory(TestCategories.CpuSensitive)]
+    [DataRow(false, "FFL")]
+    [DataRow(true, "FFL-MFEF")]
+    public void Ffl_OnRealImages_TrainsThePeersAndTheFusedClassifier(bool mfef, string phase)
+    {
+        var ml = new MLContext(seed: 3);
+        var epochs = new List<TrainingMetrics>();
+        var options = new OnlineOptions
+        {
+            Method = OnlineMethod.Ffl, MfefBlocks = mfef, Architecture = "resnet8", Epochs = 3, BatchSize = 32, Seed = 4, MetricsCallback = epochs.Add,
+        };
+
+        var (accuracy, _) = RealImages.FitAndScore(ml, ml.Distillation.Online(options), trainRows: 400, testRows: 300);
+        Console.WriteLine($"accuracy {accuracy:P1}; " + string.Join("; ", epochs));
+
+        Assert.IsGreaterThan(0.2, accuracy, $"10 classes: chance is 0.10, got {accuracy:P1}");
+        Assert.IsTrue(epochs.All(m => m.Phase == phase));
+        CollectionAssert.AreEqual(new[] { "ce", "fused_ce", "kl", "fused_kl" }, epochs[0].LossTerms.Keys.ToArray());
+        CollectionAssert.AreEquivalent(new[] { "peer0_train_acc", "peer1_train_acc", "fused_train_acc", "kl_weight" }, epochs[^1].Diagnostics.Keys.ToArray());
+        // Ramp-up over ⌈3 · 80 / 300⌉ = 1 epoch: exp(-5) in epoch 1, then 1.
+        Assert.AreEqual(Math.Exp(-5), epochs[0].Diagnostics["kl_weight"], 1e-12);
+        Assert.AreEqual(1.0, epochs[^1].Diagnostics["kl_weight"]);
+        Assert.IsGreaterThan(0.2, epochs[^1].Diagnostics["fused_train_acc"], "the fused classifier learns too");
+    }
+
+    [TestMethod]
+    public void Ffl_PeersWhoseLastMapsDiffer_AreRefusedBeforeTheFirstStep_NamingTheirSizes()
+    {
+        var ml = new MLContext(seed: 1);
+        var raw = RealImages.Train(ml, 32);
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
+        var epochs = new List<TrainingMetrics>();
+        var options = new OnlineOptions
+        {
+            Method = OnlineMethod.Ffl, PeerArchitectures = ["resnet8", "mobilenetv2_half"], Epochs = 1, BatchSize = 16, MetricsCallback = epochs.Add,
+        };
+
+        var e = Assert.ThrowsExactly<ArgumentException>(() => ml.Distillation.Online(options).Fit(data));
+
+        Assert.AreEqual("PeerArchitectures", e.ParamName);
+        StringAssert.Contains(e.Message, "[resnet8, mobilenetv2_half] give [7x7, ");
+        Assert.IsEmpty(epochs, "refused before any training");
+    }
+
+    [TestMethod]
     public void AbsurdOptions_AreRefusedBeforeTraining_NamingTheOption()
     {
         var ml = new MLContext(seed: 1);
@@ -151,6 +196,9 @@ public sealed class OnlineEstimatorTests
         Refused<ArgumentOutOfRangeException>(new OnlineOptions { Method = OnlineMethod.Mcl, ContrastTemperature = -1 }, "ContrastTemperature", "positive");
         Refused<ArgumentOutOfRangeException>(new OnlineOptions { EmbeddingWidth = 0 }, "EmbeddingWidth", "at least 1");
         Refused<ArgumentOutOfRangeException>(new OnlineOptions { SoftInteractiveContrastWeight = double.NaN }, "SoftInteractiveContrastWeight", ">= 0");
+        Refused<ArgumentOutOfRangeException>(new OnlineOptions { Method = OnlineMethod.Ffl, FusionWeightDecay = -1 }, "FusionWeightDecay", ">= 0");
+        Refused<ArgumentOutOfRangeException>(new OnlineOptions { Method = OnlineMethod.Ffl, FusionRampUpEpochs = -1 }, "FusionRampUpEpochs", ">= 0");
+        Refused<ArgumentOutOfRangeException>(new OnlineOptions { Method = (OnlineMethod)7 }, "Method", "Hsakd, Mcl or Ffl");
 
         // MCL mixes any architectures.
         Assert.IsNotNull(ml.Distillation.Online(new OnlineOptions { Method = OnlineMethod.Mcl, PeerArchitectures = ["resnet8", "vgg8"] }));

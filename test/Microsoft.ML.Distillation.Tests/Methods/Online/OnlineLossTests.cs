@@ -155,6 +155,91 @@ public sealed class OnlineLossTests
         loss.Dispose();
     }
 
+    [TestMethod]
+    public void FflRampUp_FollowsTheCodesSigmoidRamp()
+    {
+        Assert.AreEqual(Math.Exp(-5), FflLoss.RampUp(0, 80), 1e-15);
+        Assert.AreEqual(Math.Exp(-1.25), FflLoss.RampUp(40, 80), 1e-15, "phase 0.5: exp(-5/4)");
+        Assert.AreEqual(1.0, FflLoss.RampUp(80, 80));
+        Assert.AreEqual(1.0, FflLoss.RampUp(200, 80));
+        Assert.AreEqual(1.0, FflLoss.RampUp(0, 0), "no ramp-up");
+    }
+
+    [TestMethod]
+    public void Ffl_TermsEqualTheHandComputedValues_AndThePeersLearnFromTheFusedSideOnlyAsATarget()
+    {
+        // Two peers, B = 3, K = 2, last maps [3, 4, 2, 2]; epoch 40 of a 80-epoch ramp: w = exp(-5/4).
+        double[,] z1 = { { 1, -1 }, { 0.5, 0.2 }, { -0.3, 0.8 } }, z2 = { { 0.1, 0.4 }, { -1, 1 }, { 0.7, 0.7 } };
+        long[] labels = [0, 1, 1];
+        const double t = 3;
+        double w = Math.Exp(-1.25);
+
+        using var scope = NewDisposeScope();
+        random.manual_seed(5);
+        var loss = new FflLoss(2, t, rampUpEpochs: 80, fusionWeightDecay: 1e-5, mfefBlocks: false);
+        loss.Prepare([4, 4], classCount: 2);
+        var maps = new[] { randn(3, 4, 2, 2).requires_grad_(true), randn(3, 4, 2, 2).requires_grad_(true) };
+        var l1 = Leaf(z1);
+        var l2 = Leaf(z2);
+        var peers = new[] { new NetworkOutput(l1, empty(3, 0), [maps[0]], []), new NetworkOutput(l2, empty(3, 0), [maps[1]], []) };
+        var batch = new LossBatch(new NetworkOutput(peers), null, tensor(labels), tensor(labels), 1, new TrainingStep(40, 100, 0, [], 0));
+        var result = loss.Compute(batch);
+
+        // The fused logits of the same maps (train mode: batch statistics, so the same values as inside the loss).
+        var zf = ToTable(loss.Fusion.call(maps).detach());
+        var mean = new double[3, 2];
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 2; c++)
+                mean[r, c] = (z1[r, c] + z2[r, c]) / 2;
+        double ce = Enumerable.Range(0, 3).Sum(r => CrossEntropy(z1, r, labels[r]) + CrossEntropy(z2, r, labels[r])) / 3;
+        double fusedCe = Enumerable.Range(0, 3).Sum(r => CrossEntropy(zf, r, labels[r])) / 3;
+        double kl = w * (SoftKl(z1, zf, t) + SoftKl(z2, zf, t));
+        double fusedKl = w * SoftKl(zf, mean, t);
+        var terms = result.Terms.ToDictionary(p => p.Key, p => (double)p.Value.item<float>());
+        CollectionAssert.AreEqual(new[] { "ce", "fused_ce", "kl", "fused_kl" }, terms.Keys.ToArray());
+        Assert.AreEqual(ce, terms["ce"], 1e-5 * ce);
+        Assert.AreEqual(fusedCe, terms["fused_ce"], 1e-5 * fusedCe);
+        Assert.AreEqual(kl, terms["kl"], 1e-5 * kl);
+        Assert.AreEqual(fusedKl, terms["fused_kl"], 1e-5 * fusedKl);
+
+        // d/dz_1: CE's (softmax − onehot)/B plus w·T·(softmax(z_1/T) − softmax(z_f/T))/B; nothing through the fused side or the ensemble.
+        result.Total.backward();
+        var g = l1.grad!.data<float>().ToArray();
+        for (int r = 0; r < 3; r++)
+        {
+            var p = Softmax(z1, r, 1);
+            var ps = Softmax(z1, r, t);
+            var pf = Softmax(zf, r, t);
+            for (int c = 0; c < 2; c++)
+            {
+                double expected = (p[c] - (c == labels[r] ? 1 : 0)) / 3 + w * t * (ps[c] - pf[c]) / 3;
+                Assert.AreEqual(expected, g[r * 2 + c], 1e-6, $"row {r}, class {c}");
+            }
+        }
+        Assert.IsTrue(maps.All(m => m.grad!.abs().sum().item<float>() > 0), "the fused classifier's CE reaches the peers' maps (not detached)");
+        Assert.IsTrue(loss.Fusion.parameters().All(p => p.grad is not null));
+        loss.Dispose();
+    }
+
+    [TestMethod]
+    public void FusionModule_WithAndWithoutMfefBlocks_ClassifiesTheConcatenatedMaps()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(2);
+        using var plain = new FeatureFusionModule([8, 8], 5, mfefBlocks: false);
+        using var mfef = new FeatureFusionModule([8, 12], 5, mfefBlocks: true);
+        var maps = new[] { randn(2, 8, 4, 4), randn(2, 8, 4, 4) };
+
+        CollectionAssert.AreEqual(new long[] { 2, 5 }, plain.call(maps).shape);
+        CollectionAssert.AreEqual(new long[] { 2, 5 }, mfef.call([randn(2, 8, 4, 4), randn(2, 12, 4, 4)]).shape);
+        var names = plain.state_dict().Keys.ToArray();
+        CollectionAssert.Contains(names, "fuse.depthwise.weight");
+        CollectionAssert.AreEqual(new long[] { 16, 1, 3, 3 }, plain.state_dict()["fuse.depthwise.weight"].shape, "depthwise over the 2 x 8 channels");
+        CollectionAssert.AreEqual(new long[] { 8, 16, 1, 1 }, plain.state_dict()["fuse.pointwise.weight"].shape, "1x1 from ΣC to ΣC/M");
+        Assert.IsFalse(names.Any(n => n.StartsWith("mfef.", StringComparison.Ordinal)), "no MFEF blocks unless asked");
+        Assert.IsTrue(mfef.state_dict().Keys.Any(n => n.StartsWith("mfef.1.attention.spatial", StringComparison.Ordinal)));
+    }
+
     private static NetworkOutput Peer(Tensor logits, Tensor embedding) => new(logits, embedding, [], []);
 
     private static NetworkOutput Output(double[,] logits, double[,] aux) => Output(Leaf(logits), Leaf(aux));
@@ -166,6 +251,13 @@ public sealed class OnlineLossTests
 
     private static Tensor Leaf(double[,] values)
         => tensor(Flatten(values), dtype: ScalarType.Float32).view(values.GetLength(0), values.GetLength(1)).requires_grad_(true);
+
+    private static double[,] ToTable(Tensor logits)
+    {
+        var values = logits.to_type(ScalarType.Float64).data<double>().ToArray();
+        int rows = (int)logits.shape[0], columns = (int)logits.shape[1];
+        return Table(rows, columns, (r, c) => values[r * columns + c]);
+    }
 
     private static float[] Flatten(double[,] values) => values.Cast<double>().Select(v => (float)v).ToArray();
 
