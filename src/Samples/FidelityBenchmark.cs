@@ -48,7 +48,7 @@ internal static class FidelityBenchmark
         string command = "dotnet run -c Release --project src/Samples -- fidelity " + string.Join(" ", o.Select(kv => $"{kv.Key} {kv.Value}"));
 
         var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd", "fitnet", "simreg", "crd", "crd-kd", "zipfls", "msfd", "mgd-crd", "hsakd-online", "mcl", "ffl"];
+        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd", "fitnet", "simreg", "crd", "crd-kd", "zipfls", "msfd", "mgd-crd", "hsakd-online", "mcl", "ffl", "mixskd"];
         if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
         {
             Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
@@ -130,6 +130,7 @@ internal static class FidelityBenchmark
                 ("crd", $"CRD (β=0.8, K={Int("--crd-negatives")})", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student, NegativeCount = Int("--crd-negatives") }, epochs, seed)).Fit(train)),
                 ("crd-kd", $"CRD + KD (β=0.8, α=1, K={Int("--crd-negatives")})", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student, DistillationWeight = 1, NegativeCount = Int("--crd-negatives") }, epochs, seed)).Fit(train)),
                 ("zipfls", "Zipf's LS (λ=1, no teacher)", () => ml.Distillation.ZipfLabelSmoothing(Common(new ZipfLsOptions { Architecture = student }, epochs, seed)).Fit(train)),
+                ("mixskd", "MixSKD (α=0.4, T=3, no teacher)", () => ml.Distillation.MixSkd(Common(new MixSkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("msfd", "MSFD (our reading; last stage, grids 1/2/4)", () => ml.Distillation.Msfd(teacher, Common(new MsfdOptions { Architecture = student }, epochs, seed)).Fit(train)),
                 ("mgd-crd", $"MGD + CRD (stable, branches {Int("--mgd-branch-epochs")} ep.; CE 1, KD 1, CRD 0.8)", () => ml.Distillation.Mgd(teacher, Common(new MgdOptions { Architecture = student, TeacherBranchEpochs = Int("--mgd-branch-epochs"), CrossEntropyWeight = 1, DistillationWeight = 1, Contrast = new CrdOptions() }, epochs, seed)).Fit(train)),
                 // Online: two peers of the student's architecture trained together; the row is peer 0 (Fit's choice without a validation

@@ -306,6 +306,14 @@ public sealed class DistillationCatalog
     public ZipfLsEstimator ZipfLabelSmoothing(ZipfLsOptions options) => new(Environment, options);
 
     /// <summary>
+    /// MixSKD (Yang et al., ECCV 2022): self-distillation with no teacher, from mixup pairs, through the network's auxiliary branches
+    /// and a self-teacher built from their final maps; see <see cref="MixSkdOptions"/>.
+    /// </summary>
+    /// <param name="options">See <see cref="MixSkdOptions"/>.</param>
+    /// <returns>An estimator whose <c>Fit</c> returns the network.</returns>
+    public MixSkdEstimator MixSkd(MixSkdOptions options) => new(Environment, options);
+
+    /// <summary>
     /// Online distillation: <paramref name="peerCount"/> networks of one architecture trained together from scratch, teaching each
     /// other; no pretrained teacher. <c>Fit</c> returns peer 0 (or the best on a validation set: see <see cref="OnlineEstimator"/>).
     /// </summary>

@@ -128,6 +128,19 @@ internal interface IDistillationLoss
     /// </summary>
     bool ReadsTeacherLogitsOnly => false;
 
+    /// <summary>
+    /// True when <see cref="Compute"/> reads the auxiliary branches' final maps (<see cref="NetworkOutput.AuxMaps"/>, before their
+    /// pooling; MixSKD's self-teacher); then <see cref="UsesAuxiliaryBranches"/> must be true as well. False by default.
+    /// </summary>
+    bool UsesAuxiliaryMaps => false;
+
+    /// <summary>
+    /// The rows the networks see this step, from the batch's prepared (augmented, normalised, rotation-expanded) rows: the default
+    /// returns them unchanged. A method may append rows of its own after them (MixSKD's mixup images, drawn from
+    /// <paramref name="step"/>'s seed); the batch's own rows must stay first and in order, as the engine's accuracy reads them there.
+    /// </summary>
+    Tensor ExtendInputs(Tensor inputs, Tensor labels, TrainingStep step) => inputs;
+
     /// <summary>Computes the loss of one step.</summary>
     LossResult Compute(LossBatch batch);
 

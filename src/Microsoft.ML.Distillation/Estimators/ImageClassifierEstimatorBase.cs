@@ -98,7 +98,8 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
                 Epochs = Options.Epochs,
                 BatchSize = Options.BatchSize,
                 Schedule = new LearningRateSchedule(Options.LearningRate,
-                    Options.LearningRateMilestones ?? LearningRateSchedule.ScaledDefaultMilestones(Options.Epochs), Options.LearningRateDecay),
+                    Options.LearningRateMilestones ?? LearningRateSchedule.ScaledDefaultMilestones(Options.Epochs), Options.LearningRateDecay,
+                    Options.LearningRateWarmupEpochs ?? DefaultWarmupEpochs),
                 Momentum = Options.Momentum,
                 Nesterov = Options.Nesterov,
                 WeightDecay = Options.WeightDecay,
@@ -167,6 +168,9 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
 
     /// <summary>The frozen teacher, for distillers; null when training without one.</summary>
     private protected virtual TrainedClassifier? Teacher => null;
+
+    /// <summary>The warm-up when <see cref="TrainingOptions.LearningRateWarmupEpochs"/> is null: none (0) unless the method's paper has one.</summary>
+    private protected virtual int DefaultWarmupEpochs => 0;
 
     /// <summary>Which parameters train.</summary>
     private protected virtual TrainableParts TrainableParts => TrainableParts.All;

@@ -21,6 +21,8 @@ internal static class OptionsValidation
             throw new ArgumentOutOfRangeException(nameof(o.LearningRate), o.LearningRate, "LearningRate must be a positive, finite number (the paper uses 0.05).");
         if (!(o.LearningRateDecay > 0 && o.LearningRateDecay <= 1))
             throw new ArgumentOutOfRangeException(nameof(o.LearningRateDecay), o.LearningRateDecay, "LearningRateDecay must be in (0, 1] (the paper uses 0.1).");
+        if (o.LearningRateWarmupEpochs is < 0)
+            throw new ArgumentOutOfRangeException(nameof(o.LearningRateWarmupEpochs), o.LearningRateWarmupEpochs, "LearningRateWarmupEpochs must be >= 0 (0: no warm-up), or null for the method's default.");
         if (o.LearningRateMilestones is { } milestones && milestones.Any(m => m < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(o.LearningRateMilestones), string.Join(",", milestones),

@@ -66,6 +66,12 @@ public abstract class TrainingOptions
     /// </summary>
     public int[]? LearningRateMilestones;
 
+    /// <summary>
+    /// Epochs over which the learning rate rises linearly, step by step, from near 0 to its scheduled value (not DKD's WarmupEpochs, which ramps its loss weight). Default null: the method's
+    /// own, which is none except for MixSKD (⌈Epochs · 5 / 205⌉, its code's 5 warm-up epochs of 205). 0 turns a warm-up off.
+    /// </summary>
+    public int? LearningRateWarmupEpochs;
+
     /// <summary>Factor applied to the learning rate at each milestone. Default 0.1.</summary>
     public double LearningRateDecay = Defaults.LearningRateDecay;
 

@@ -104,7 +104,35 @@ internal sealed class AuxiliaryClassifier : nn.Module<IReadOnlyList<Tensor>, IRe
         return logits;
     }
 
+    /// <summary>
+    /// <see cref="forward"/>, also returning each branch's final map (after its extractor and optional BatchNorm + ReLU, the input of
+    /// its pooling), [B, C, H, W] per branch.
+    /// </summary>
+    public (IReadOnlyList<Tensor> Logits, IReadOnlyList<Tensor> Maps) ForwardWithMaps(IReadOnlyList<Tensor> taps)
+    {
+        if (taps.Count != _extractors.Length)
+        {
+            throw new ArgumentException($"Expected {_extractors.Length} tap features, got {taps.Count}.", nameof(taps));
+        }
+
+        var logits = new Tensor[taps.Count];
+        var maps = new Tensor[taps.Count];
+        for (var i = 0; i < logits.Length; i++)
+        {
+            (logits[i], maps[i]) = ForwardBranchWithMap(i, taps[i]);
+        }
+
+        return (logits, maps);
+    }
+
     private Tensor ForwardBranch(int index, Tensor tap)
+    {
+        var (logits, map) = ForwardBranchWithMap(index, tap);
+        map.Dispose();
+        return logits;
+    }
+
+    private (Tensor Logits, Tensor Map) ForwardBranchWithMap(int index, Tensor tap)
     {
         using var scope = NewDisposeScope();
         var x = _extractors[index].call(tap);
@@ -114,6 +142,6 @@ internal sealed class AuxiliaryClassifier : nn.Module<IReadOnlyList<Tensor>, IRe
         }
 
         var pooled = nn.functional.adaptive_avg_pool2d(x, 1).flatten(1);
-        return _heads[index].call(pooled).MoveToOuterDisposeScope();
+        return (_heads[index].call(pooled).MoveToOuterDisposeScope(), x.MoveToOuterDisposeScope());
     }
 }

@@ -83,20 +83,29 @@ internal sealed class BranchedClassifierNetwork : ClassifierNetwork
         var backbone = _backbone.ForwardWithTaps(input);
 
         IReadOnlyList<Tensor> auxLogits = [];
+        IReadOnlyList<Tensor> auxMaps = [];
         if (ComputeAuxiliary)
         {
             var auxInputs = DetachAuxiliaryInputs
                 ? backbone.Taps.Select(tap => tap.detach()).ToArray()
                 : backbone.Taps;
-            auxLogits = _auxiliary.call(auxInputs);
-            foreach (var logits in auxLogits)
+            if (KeepAuxiliaryMaps)
             {
-                logits.MoveToOuterDisposeScope();
+                (auxLogits, auxMaps) = _auxiliary.ForwardWithMaps(auxInputs);
+            }
+            else
+            {
+                auxLogits = _auxiliary.call(auxInputs);
+            }
+
+            foreach (var tensor in auxLogits.Concat(auxMaps))
+            {
+                tensor.MoveToOuterDisposeScope();
             }
         }
 
         backbone.MoveToOuterDisposeScope();
-        return new NetworkOutput(backbone.Logits, backbone.Embedding, backbone.Taps, auxLogits);
+        return new NetworkOutput(backbone.Logits, backbone.Embedding, backbone.Taps, auxLogits, auxMaps);
     }
 
     /// <inheritdoc/>

@@ -43,6 +43,12 @@ internal abstract class ClassifierNetwork : nn.Module<Tensor, NetworkOutput>
     public bool ComputeAuxiliary { get; set; } = true;
 
     /// <summary>
+    /// When true (and <see cref="ComputeAuxiliary"/>), <c>forward</c> also returns each auxiliary branch's final map before its pooling
+    /// (<see cref="NetworkOutput.AuxMaps"/>; MixSKD's self-teacher reads them). False by default.
+    /// </summary>
+    public bool KeepAuxiliaryMaps { get; set; }
+
+    /// <summary>
     /// HSAKD's <c>grad=False</c>: features are detached before entering the auxiliary branches, so aux losses
     /// do not reach the backbone (frozen-backbone teacher mode, and the teacher during distillation).
     /// </summary>

@@ -11,12 +11,14 @@ namespace Microsoft.ML.Distillation.Networks;
 /// <remarks>The tensors belong to the caller's dispose scope.</remarks>
 internal sealed class NetworkOutput
 {
-    public NetworkOutput(Tensor logits, Tensor embedding, IReadOnlyList<Tensor> features, IReadOnlyList<Tensor> auxLogits)
+    public NetworkOutput(Tensor logits, Tensor embedding, IReadOnlyList<Tensor> features, IReadOnlyList<Tensor> auxLogits,
+        IReadOnlyList<Tensor>? auxMaps = null)
     {
         Logits = logits;
         Embedding = embedding;
         Features = features;
         AuxLogits = auxLogits;
+        AuxMaps = auxMaps ?? [];
         Peers = [];
     }
 
@@ -25,7 +27,7 @@ internal sealed class NetworkOutput
     /// and peer 0's as this output's own fields, so that what reads one network (the step's accuracy, the validation) reads peer 0.
     /// </summary>
     public NetworkOutput(IReadOnlyList<NetworkOutput> peers)
-        : this(peers[0].Logits, peers[0].Embedding, peers[0].Features, peers[0].AuxLogits)
+        : this(peers[0].Logits, peers[0].Embedding, peers[0].Features, peers[0].AuxLogits, peers[0].AuxMaps)
     {
         Peers = peers;
     }
@@ -41,6 +43,12 @@ internal sealed class NetworkOutput
 
     /// <summary>Auxiliary-branch logits over the joint (class x rotation) label space, [B, 4K] each; empty when not computed.</summary>
     public IReadOnlyList<Tensor> AuxLogits { get; }
+
+    /// <summary>
+    /// Each auxiliary branch's final map, the input of its pooling and head ([B, C, H, W]), when the network was asked for them
+    /// (<see cref="ClassifierNetwork.KeepAuxiliaryMaps"/>); else empty.
+    /// </summary>
+    public IReadOnlyList<Tensor> AuxMaps { get; }
 
     /// <summary>Every peer's output when a peer group ran (peer 0 first), else empty.</summary>
     public IReadOnlyList<NetworkOutput> Peers { get; }

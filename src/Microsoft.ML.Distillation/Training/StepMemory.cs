@@ -48,5 +48,10 @@ internal static class StepMemory
         {
             tensor.Dispose();
         }
+
+        foreach (var tensor in output.AuxMaps)
+        {
+            tensor.Dispose();
+        }
     }
 }

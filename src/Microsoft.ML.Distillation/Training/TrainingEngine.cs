@@ -201,6 +201,13 @@ internal sealed class TrainingEngine
                 for (int batchIndex = 0; batchIndex < sampler.BatchCount; batchIndex++)
                 {
                     settings.CancellationToken.ThrowIfCancellationRequested();
+                    if (epoch < settings.Schedule.WarmupEpochs)
+                    {
+                        double warm = settings.Schedule.At(epoch, batchIndex, sampler.BatchCount);
+                        int warmGroup = 0;
+                        foreach (var group in optimizer.ParamGroups)
+                            group.LearningRate = warm * learningRateFactors[warmGroup++];
+                    }
                     if (settings.ReleaseMemoryEachStep)
                         NativeHeap.Trim(); // the previous step's memory is free now; see NativeHeap
                     long stepStart = Stopwatch.GetTimestamp();
@@ -213,16 +220,18 @@ internal sealed class TrainingEngine
                     if (channelsLastInputs)
                         inputs = Training.ChannelsLast.Of(inputs);
                     var targets = rotationCount > 1 ? Rotations.JointLabels(labels) : labels;
+                    var where = new TrainingStep(epoch, settings.Epochs, batchIndex, sampler.BatchRows(order, batchIndex).ToArray(),
+                        SeedDerivation.Derive(settings.Seed, LossStream, (long)epoch * sampler.BatchCount + batchIndex));
+                    inputs = loss.ExtendInputs(inputs, labels, where);
                     long dataEnd = Stopwatch.GetTimestamp();
 
                     // Teacher first: its transient activations are gone before the student's saved ones exist.
                     var teacherOut = teacherLease?.Forward(inputs, loss.UsesTeacherFeatures);
                     student.ComputeAuxiliary = loss.UsesAuxiliaryBranches;
+                    student.KeepAuxiliaryMaps = loss.UsesAuxiliaryMaps;
                     var studentOut = student.forward(inputs);
                     long lossStart = Stopwatch.GetTimestamp();
 
-                    var where = new TrainingStep(epoch, settings.Epochs, batchIndex, sampler.BatchRows(order, batchIndex).ToArray(),
-                        SeedDerivation.Derive(settings.Seed, LossStream, (long)epoch * sampler.BatchCount + batchIndex));
                     var lossBatch = new LossBatch(studentOut, teacherOut, labels, targets, rotationCount, where);
                     var result = loss.Compute(lossBatch);
                     StepMemory.ReleaseAfterLoss(studentOut, teacherOut);
@@ -241,7 +250,9 @@ internal sealed class TrainingEngine
                         long b = labels.shape[0];
                         for (int t = 0; t < termSums.Length; t++)
                             termSums[t].add_(result.Terms[t].Value.detach().to_type(ScalarType.Float64) * b);
-                        var originals = rotationCount > 1 ? Rotations.Originals(studentOut.Logits) : studentOut.Logits;
+                        // The batch's own rows come first (a loss may have appended rows of its own: ExtendInputs).
+                        var own = studentOut.Logits.narrow(0, 0, b * rotationCount);
+                        var originals = rotationCount > 1 ? Rotations.Originals(own) : own;
                         correct.add_(originals.argmax(1).eq(labels).sum());
                         seen += b;
                     }
@@ -281,6 +292,7 @@ internal sealed class TrainingEngine
 
         student.eval();
         student.ComputeAuxiliary = true;
+        student.KeepAuxiliaryMaps = false;
         lossModule?.eval();
         return history;
     }

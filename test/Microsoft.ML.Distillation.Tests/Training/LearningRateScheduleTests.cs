@@ -41,6 +41,19 @@ public sealed class LearningRateScheduleTests
     }
 
     [TestMethod]
+    public void Warmup_RisesLinearlyStepByStep_ToTheScheduledRate_ThenFollowsTheMilestones()
+    {
+        var schedule = new LearningRateSchedule(0.1, [2], 0.1, warmupEpochs: 2);   // 4 steps an epoch: 8 warm-up steps
+
+        Assert.AreEqual(0.1 / 8, schedule.At(0, 0, 4), 1e-15, "first step: one eighth");
+        Assert.AreEqual(0.1 * 4 / 8, schedule.At(0, 3, 4), 1e-15);
+        Assert.AreEqual(0.1 * 7 / 8, schedule.At(1, 2, 4), 1e-15);
+        Assert.AreEqual(0.1, schedule.At(1, 3, 4), 1e-15, "the warm-up's last step reaches the scheduled rate");
+        Assert.AreEqual(0.01, schedule.At(2, 0, 4), 1e-15, "after the warm-up: the milestones");
+        Assert.AreEqual(0.1, new LearningRateSchedule(0.1, [], 0.1).At(0, 0, 4), "no warm-up by default");
+    }
+
+    [TestMethod]
     public void OneEpochSskdTeacherHeadStage_TrainsAtItsOwnLearningRate()
     {
         var ml = TestUtilities.SharedTeacher.Ml;

@@ -70,6 +70,7 @@ internal sealed class PeerGroupNetwork : ClassifierNetwork
             var peer = peers[m];
             peer.ComputeAuxiliary = ComputeAuxiliary;
             peer.DetachAuxiliaryInputs = DetachAuxiliaryInputs;
+            peer.KeepAuxiliaryMaps = KeepAuxiliaryMaps;
             outputs[m] = peer.call(input);
         }
         return new NetworkOutput(outputs);
