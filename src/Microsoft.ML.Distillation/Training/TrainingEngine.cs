@@ -217,12 +217,12 @@ internal sealed class TrainingEngine
                     var inputs = cropEachView
                         ? normalization.Normalize(RotatedViews.CroppedSeparately(raw, flipper, viewCropper, random).to(device))
                         : RotatedViews.SharedCrop(normalization.Normalize(augmenter.Apply(raw, random).to(device)), rotationCount);
-                    if (channelsLastInputs)
-                        inputs = Training.ChannelsLast.Of(inputs);
                     var targets = rotationCount > 1 ? Rotations.JointLabels(labels) : labels;
                     var where = new TrainingStep(epoch, settings.Epochs, batchIndex, sampler.BatchRows(order, batchIndex).ToArray(),
                         SeedDerivation.Derive(settings.Seed, LossStream, (long)epoch * sampler.BatchCount + batchIndex));
                     inputs = loss.ExtendInputs(inputs, labels, where);
+                    if (channelsLastInputs)
+                        inputs = Training.ChannelsLast.Of(inputs);
                     long dataEnd = Stopwatch.GetTimestamp();
 
                     // Teacher first: its transient activations are gone before the student's saved ones exist.
