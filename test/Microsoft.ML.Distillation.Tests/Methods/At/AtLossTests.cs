@@ -33,4 +33,16 @@ public sealed class AtLossTests
         foreach (float norm in map.square().sum(1).sqrt().data<float>().ToArray())
             Assert.AreEqual(1f, norm, 1e-6f);
     }
+
+    [TestMethod]
+    public void Attention_WithNoPairedStage_IsAZeroScalarThatAddsToOtherTerms()
+    {
+        using var scope = NewDisposeScope();
+        var none = AtLoss.Attention([], [HandValues.Make([2, 1, 2, 2], 5, 4)], 2);
+
+        Assert.AreEqual(0, none.dim(), "a 0-d scalar like every other loss term, so the terms add and stack");
+        Assert.AreEqual(0f, none.item<float>());
+        Assert.AreEqual(TorchSharp.DeviceType.CPU, none.device_type);
+        Assert.AreEqual(1.5f, (none + tensor(1.5f)).item<float>());
+    }
 }
