@@ -317,7 +317,7 @@ public sealed class DistillationCatalog
     /// Online distillation: <paramref name="peerCount"/> networks of one architecture trained together from scratch, teaching each
     /// other; no pretrained teacher. <c>Fit</c> returns peer 0 (or the best on a validation set: see <see cref="OnlineEstimator"/>).
     /// </summary>
-    /// <param name="method">How the peers teach each other: HSAKD online (default) or MCL.</param>
+    /// <param name="method">How the peers teach each other: HSAKD online (default), MCL or FFL.</param>
     /// <param name="labelColumnName">Key-typed label column.</param>
     /// <param name="imageColumnName">Image column.</param>
     /// <param name="architecture">The peers' network from the zoo.</param>

@@ -68,7 +68,8 @@ public abstract class TrainingOptions
 
     /// <summary>
     /// Epochs over which the learning rate rises linearly, step by step, from near 0 to its scheduled value (not DKD's WarmupEpochs, which ramps its loss weight). Default null: the method's
-    /// own, which is none except for MixSKD (⌈Epochs · 5 / 205⌉, its code's 5 warm-up epochs of 205). 0 turns a warm-up off.
+    /// own, which is none except for MixSKD (⌈Epochs · 5 / 205⌉, its code's 5 warm-up epochs of 205). 0 turns a warm-up off. Progress
+    /// reports (<see cref="TrainingMetrics.LearningRate"/>) give the scheduled rate the warm-up climbs to.
     /// </summary>
     public int? LearningRateWarmupEpochs;
 

@@ -105,7 +105,7 @@ internal sealed class BranchedClassifierNetwork : ClassifierNetwork
         }
 
         backbone.MoveToOuterDisposeScope();
-        return new NetworkOutput(backbone.Logits, backbone.Embedding, backbone.Taps, auxLogits, auxMaps);
+        return new NetworkOutput(backbone.Logits, backbone.Embedding, backbone.Taps, auxLogits, auxMaps, backbone.PooledMap);
     }
 
     /// <inheritdoc/>

@@ -119,8 +119,9 @@ internal sealed class MobileNetV2Backbone : TappedBackbone
             }
         }
 
-        var embedding = nn.functional.adaptive_avg_pool2d(_conv2.call(x), 1).flatten(1);
+        var last = _conv2.call(x);
+        var embedding = nn.functional.adaptive_avg_pool2d(last, 1).flatten(1);
         var logits = _classifier.call(embedding);
-        return new BackboneOutput(logits, embedding, taps).MoveToOuterDisposeScope();
+        return new BackboneOutput(logits, embedding, taps, last).MoveToOuterDisposeScope();
     }
 }

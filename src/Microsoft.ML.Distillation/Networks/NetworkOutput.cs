@@ -12,8 +12,9 @@ namespace Microsoft.ML.Distillation.Networks;
 internal sealed class NetworkOutput
 {
     public NetworkOutput(Tensor logits, Tensor embedding, IReadOnlyList<Tensor> features, IReadOnlyList<Tensor> auxLogits,
-        IReadOnlyList<Tensor>? auxMaps = null)
+        IReadOnlyList<Tensor>? auxMaps = null, Tensor? pooledMap = null)
     {
+        PooledMap = pooledMap;
         Logits = logits;
         Embedding = embedding;
         Features = features;
@@ -27,7 +28,7 @@ internal sealed class NetworkOutput
     /// and peer 0's as this output's own fields, so that what reads one network (the step's accuracy, the validation) reads peer 0.
     /// </summary>
     public NetworkOutput(IReadOnlyList<NetworkOutput> peers)
-        : this(peers[0].Logits, peers[0].Embedding, peers[0].Features, peers[0].AuxLogits, peers[0].AuxMaps)
+        : this(peers[0].Logits, peers[0].Embedding, peers[0].Features, peers[0].AuxLogits, peers[0].AuxMaps, peers[0].PooledMap)
     {
         Peers = peers;
     }
@@ -49,6 +50,13 @@ internal sealed class NetworkOutput
     /// (<see cref="ClassifierNetwork.KeepAuxiliaryMaps"/>); else empty.
     /// </summary>
     public IReadOnlyList<Tensor> AuxMaps { get; }
+
+    /// <summary>
+    /// The map the main head pools into <see cref="Embedding"/> ([B, D, H, W]; the last of <see cref="Features"/> for most families, the
+    /// map after WRN's final BN + ReLU or a last 1x1 convolution for others), or null where the network does not give it (a frozen
+    /// teacher, an ONNX teacher).
+    /// </summary>
+    public Tensor? PooledMap { get; }
 
     /// <summary>Every peer's output when a peer group ran (peer 0 first), else empty.</summary>
     public IReadOnlyList<NetworkOutput> Peers { get; }

@@ -137,7 +137,7 @@ internal sealed class ResNetBackbone<TBlock> : TappedBackbone, IFoldableConvolut
 
         var embedding = nn.functional.adaptive_avg_pool2d(x, 1).flatten(1);
         var logits = _head.Layer.call(embedding);
-        return new BackboneOutput(logits, embedding, taps).MoveToOuterDisposeScope();
+        return new BackboneOutput(logits, embedding, taps, taps[^1]).MoveToOuterDisposeScope();
     }
 
     /// <summary>

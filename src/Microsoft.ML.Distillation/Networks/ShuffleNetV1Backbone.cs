@@ -90,6 +90,6 @@ internal sealed class ShuffleNetV1Backbone : TappedBackbone, IFoldableConvolutio
         var f3 = _layer3.call(f2);
         var embedding = nn.functional.adaptive_avg_pool2d(f3, 1).flatten(1);
         var logits = _linear.call(embedding);
-        return new BackboneOutput(logits, embedding, [f1, f2, f3]).MoveToOuterDisposeScope();
+        return new BackboneOutput(logits, embedding, [f1, f2, f3], f3).MoveToOuterDisposeScope();
     }
 }

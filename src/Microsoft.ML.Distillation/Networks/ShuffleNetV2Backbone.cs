@@ -101,6 +101,6 @@ internal sealed class ShuffleNetV2Backbone : TappedBackbone, IFoldableConvolutio
         var last = nn.functional.relu(BatchNormFolding.ConvolutionThenNorm(_conv2, _bn2, f3));
         var embedding = nn.functional.adaptive_avg_pool2d(last, 1).flatten(1);
         var logits = _linear.call(embedding);
-        return new BackboneOutput(logits, embedding, [f1, f2, f3]).MoveToOuterDisposeScope();
+        return new BackboneOutput(logits, embedding, [f1, f2, f3], last).MoveToOuterDisposeScope();
     }
 }

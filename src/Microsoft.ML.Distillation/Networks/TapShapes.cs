@@ -23,6 +23,10 @@ internal static class TapShapes
     public static IReadOnlyList<(long Channels, long Height, long Width)> OfAuxiliaryMaps(ClassifierNetwork network, ImageShape input)
         => Probe(network, input, auxiliaryMaps: true, output => output.AuxMaps);
 
+    /// <summary>(channels, height, width) of the map the main head pools (<see cref="NetworkOutput.PooledMap"/>).</summary>
+    public static (long Channels, long Height, long Width) OfPooledMap(ClassifierNetwork network, ImageShape input)
+        => Probe(network, input, auxiliaryMaps: false, output => [output.PooledMap!])[0];
+
     private static IReadOnlyList<(long Channels, long Height, long Width)> Probe(ClassifierNetwork network, ImageShape input, bool auxiliaryMaps,
         Func<NetworkOutput, IReadOnlyList<Tensor>> select)
     {

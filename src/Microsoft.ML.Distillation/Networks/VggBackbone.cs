@@ -99,7 +99,7 @@ internal sealed class VggBackbone : TappedBackbone
         var f3 = Relu(_block4.call(x3));
         var embedding = nn.functional.adaptive_avg_pool2d(f3, 1).flatten(1);
         var logits = _classifier.call(embedding);
-        return new BackboneOutput(logits, embedding, [f0, f1, f2, f3]).MoveToOuterDisposeScope();
+        return new BackboneOutput(logits, embedding, [f0, f1, f2, f3], f3).MoveToOuterDisposeScope();
     }
 
     /// <summary>The ReLU after a block, in place: the block's output is a fresh tensor nothing else reads.</summary>

@@ -86,8 +86,9 @@ internal sealed class WideResNetBackbone : TappedBackbone
         var f3 = _block3.call(f2);
 
         // The reference pools with avg_pool2d(8), i.e. global pooling at 32x32; adaptive pooling keeps any input size.
-        var embedding = nn.functional.adaptive_avg_pool2d(nn.functional.relu(_bn1.call(f3), inplace: true), 1).flatten(1);
+        var last = nn.functional.relu(_bn1.call(f3), inplace: true);
+        var embedding = nn.functional.adaptive_avg_pool2d(last, 1).flatten(1);
         var logits = _fc.call(embedding);
-        return new BackboneOutput(logits, embedding, [f1, f2, f3]).MoveToOuterDisposeScope();
+        return new BackboneOutput(logits, embedding, [f1, f2, f3], last).MoveToOuterDisposeScope();
     }
 }

@@ -53,5 +53,7 @@ internal static class StepMemory
         {
             tensor.Dispose();
         }
+
+        output.PooledMap?.Dispose();
     }
 }

@@ -142,6 +142,23 @@ public sealed class ClassifierNetworkTests
     }
 
     [TestMethod]
+    public void PooledMap_IsTheMapTheHeadPools_ForEveryRegisteredNetwork()
+    {
+        foreach (string architecture in NetworkRegistry.Names)
+        {
+            using var scope = NewDisposeScope();
+            using var network = NetworkRegistry.Create(architecture, 3, Classes);
+            network.eval();
+            using var noGrad = no_grad();
+            var output = network.forward(randn(2, 3, 32, 32));
+
+            Assert.IsNotNull(output.PooledMap, architecture);
+            Assert.AreEqual(4L, output.PooledMap.dim(), architecture);
+            Assert.IsTrue(output.PooledMap.mean([2L, 3L]).allclose(output.Embedding, rtol: 1e-5, atol: 1e-6), $"{architecture}: the embedding is the pooled map's average");
+        }
+    }
+
+    [TestMethod]
     public void WideResNetBlock_ProjectsThePreActivation_WhenTheWidthChanges()
     {
         using var scope = NewDisposeScope();

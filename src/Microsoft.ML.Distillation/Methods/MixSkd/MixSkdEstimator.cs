@@ -36,7 +36,7 @@ public sealed class MixSkdEstimator : ImageClassifierEstimatorBase<MixSkdOptions
     /// <summary>Sizes the self-teacher from the final maps of one probe forward; they must share height and width.</summary>
     private protected override IDistillationLoss PrepareLoss(IDistillationLoss loss, LossPreparation context)
     {
-        var maps = TapShapes.OfAuxiliaryMaps(context.Network, context.Train.Shape).Append(TapShapes.Of(context.Network, context.Train.Shape)[^1]).ToArray();
+        var maps = TapShapes.OfAuxiliaryMaps(context.Network, context.Train.Shape).Append(TapShapes.OfPooledMap(context.Network, context.Train.Shape)).ToArray();
         if (maps.Any(m => m.Height != maps[^1].Height || m.Width != maps[^1].Width))
             throw new ArgumentException(
                 $"MixSKD's self-teacher concatenates the final maps of '{Options.Architecture}''s auxiliary branches and backbone, which must share height and width; "

@@ -18,7 +18,7 @@ namespace Microsoft.ML.Distillation.Methods.MixSkd;
 ///   + Σ_{k&lt;K} [KL_T(z̄_k, z_k[x~]) + KL_T(z_k[x~], z̄_k)] + KL_T(z̄_K, t~) + KL_T(z_K[x~], t̄)   "kl"  toward the detached side, T = 3
 ///   + Σ_k MSE(F̄_k, F_k[x~])                                                      "feature"  mean over elements, no detach
 /// </code>
-/// The backbone's final map is its last stage map as tapped. The released CIFAR script leaves mixCE out of its total (which leaves the
+/// The backbone's final map is the map its head pools (<see cref="Networks.NetworkOutput.PooledMap"/>). The released CIFAR script leaves mixCE out of its total (which leaves the
 /// self-teacher at its initialisation); the ImageNet script, followed here, adds it.
 /// </summary>
 internal sealed class MixSkdLoss : IDistillationLoss, IDisposable
@@ -71,6 +71,7 @@ internal sealed class MixSkdLoss : IDistillationLoss, IDisposable
     public LossResult Compute(LossBatch batch)
     {
         var draw = _draw ?? throw new InvalidOperationException("MixSKD computes its loss over the rows ExtendInputs made.");
+        _draw = null; // one pairing per step: a step that skipped ExtendInputs fails instead of reusing it
         var output = batch.Student;
         var labels = batch.Labels;
         long b = labels.shape[0];
@@ -82,7 +83,7 @@ internal sealed class MixSkdLoss : IDistillationLoss, IDisposable
         var pairedLabels = labels.index_select(0, permutation);
 
         var logits = output.AuxLogits.Append(output.Logits).ToArray();
-        var maps = output.AuxMaps.Append(output.Features[^1]).ToArray();
+        var maps = output.AuxMaps.Append(output.PooledMap ?? throw new InvalidOperationException("MixSKD needs the map the network's head pools.")).ToArray();
         Tensor Clean(Tensor t) => t.narrow(0, 0, b);
         Tensor Mixed(Tensor t) => t.narrow(0, b, b);
         Tensor Interpolated(Tensor t) => Clean(t) * lambda + Clean(t).index_select(0, permutation) * (1 - lambda);

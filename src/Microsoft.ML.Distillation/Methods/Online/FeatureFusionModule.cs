@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Distillation.Methods.Online;
 
 /// <summary>
-/// FFL's fusion module (distillers-more.md §1.1, as in <c>Jangho-Kim/FFL-pytorch</c>): the peers' last stage maps concatenated
+/// FFL's fusion module (distillers-more.md §1.1, as in <c>Jangho-Kim/FFL-pytorch</c>): the maps the peers' heads pool, concatenated
 /// (ΣC channels) → depthwise 3x3 convolution (no bias) → BN → ReLU → 1x1 convolution ΣC → ΣC/M (no bias) → BN → ReLU → global average
 /// pooling → Linear(ΣC/M, K): the fused classifier. Convolutions N(0, √(2/(k·k·C_out))), BN γ = 1, β = 0.
 /// With <see cref="UsesMfefBlocks"/>, each peer's map first passes MFEF's multi-scale extraction and dual attention

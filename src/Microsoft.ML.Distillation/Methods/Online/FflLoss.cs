@@ -8,7 +8,8 @@ namespace Microsoft.ML.Distillation.Methods.Online;
 
 /// <summary>
 /// FFL (Kim et al., "Feature Fusion for Online Mutual Knowledge Distillation", ICPR 2020; distillers-more.md §1.1), with MFEF's
-/// optional blocks in the fusion path (§1.2): a fusion module reads the peers' last stage maps and classifies (z_f); the peers learn
+/// optional blocks in the fusion path (§1.2): a fusion module reads the maps the peers' heads pool (their last stage maps; after
+/// WRN's final BN + ReLU) and classifies (z_f); the peers learn
 /// from the fused classifier, the fused classifier from the peers' ensemble z_e = mean_m z_m:
 /// <code>
 /// L = Σ_m CE(z_m, y)                      "ce"
@@ -90,7 +91,7 @@ internal sealed class FflLoss : IDistillationLoss, IDisposable
         var labels = batch.Labels;
         _weight = RampUp(batch.Step.Epoch, RampUpEpochs);
 
-        var fused = Fusion.call(peers.Select(p => p.Features[^1]).ToArray());
+        var fused = Fusion.call(peers.Select(p => p.PooledMap ?? throw new InvalidOperationException("FFL needs the map each peer's head pools.")).ToArray());
         Tensor ce = zeros([], device: labels.device), kl = zeros([], device: labels.device);
         for (int m = 0; m < peers.Count; m++)
         {

@@ -70,7 +70,7 @@ internal sealed class MclLoss : IDistillationLoss, IDisposable
 
     public bool UsesRotations => false;
 
-    public nn.Module? TrainableModule => Heads;
+    public nn.Module? TrainableModule => _heads;
 
     public IReadOnlyDictionary<string, double>? EpochDiagnostics() => _accuracy.TakeEpoch();
 

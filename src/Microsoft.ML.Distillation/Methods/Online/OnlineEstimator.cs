@@ -19,7 +19,10 @@ namespace Microsoft.ML.Distillation.Estimators;
 /// <para><b>Which peer <c>Fit</c> returns:</b> with a <see cref="TrainingOptions.ValidationSet"/>, the peer with the best accuracy on it
 /// after the last epoch (the lowest-numbered on a tie); without one, peer 0. <see cref="FitPeers"/> returns every peer with its
 /// validation accuracy. Each returned peer is an ordinary fitted model (save, load, ONNX conversion); what only training used (auxiliary
-/// branches' outputs, MCL's embedding heads) is not part of it.</para>
+/// branches' outputs, MCL's embedding heads, FFL's fusion module) is not part of it.</para>
+/// <para>Schedules: every method trains with <see cref="TrainingOptions"/>' schedule (by default the HSAKD recipe: LR 0.05, decays at
+/// 62.5/75/87.5% of the epochs, batch 64); the MCL and FFL papers' own (LR 0.1, cosine or steps over 300 epochs, batch 128) are not
+/// the defaults.</para>
 /// <para>Progress reports (<see cref="TrainingOptions.MetricsCallback"/>) give the summed loss terms of all peers; their train and
 /// validation accuracies are peer 0's, and the diagnostics <c>peer{m}_train_acc</c> give every peer's train accuracy. Checkpoints hold
 /// every peer, the optimiser and the method's modules, so a resumed run equals an uninterrupted one.</para>
@@ -32,7 +35,6 @@ public sealed class OnlineEstimator : ImageClassifierEstimatorBase<OnlineOptions
     internal OnlineEstimator(IHostEnvironment env, OnlineOptions options)
         : base(env, options, PhaseOf(options))
     {
-        var peers = options.Peers;
         if (options.PeerArchitectures is { } given)
         {
             if (given.Length < 2)
@@ -45,6 +47,7 @@ public sealed class OnlineEstimator : ImageClassifierEstimatorBase<OnlineOptions
             throw new ArgumentOutOfRangeException(nameof(options.PeerCount), options.PeerCount, "PeerCount must be at least 2: online distillation trains peers that teach each other.");
         }
 
+        var peers = options.Peers;
         if (options.Method == OnlineMethod.Hsakd)
         {
             var branches = peers.Select(NetworkRegistry.AuxiliaryBranchCount).ToArray();
@@ -142,10 +145,10 @@ public sealed class OnlineEstimator : ImageClassifierEstimatorBase<OnlineOptions
             mcl.Prepare(members.Select(m => m.EmbeddingSize).ToArray(), Options.EmbeddingWidth);
         if (loss is FflLoss ffl)
         {
-            var maps = members.Select(m => TapShapes.Of(m, context.Train.Shape)[^1]).ToArray();
+            var maps = members.Select(m => TapShapes.OfPooledMap(m, context.Train.Shape)).ToArray();
             if (maps.Any(s => s.Height != maps[0].Height || s.Width != maps[0].Width))
                 throw new ArgumentException(
-                    $"FFL fuses the peers' last stage maps, which must have the same height and width; for {context.Train.Shape} images the peers "
+                    $"FFL fuses the maps the peers' heads pool, which must have the same height and width; for {context.Train.Shape} images the peers "
                     + $"[{string.Join(", ", Options.Peers)}] give [{string.Join(", ", maps.Select(s => $"{s.Height}x{s.Width}"))}]. Choose peers of one family, or Method = Mcl.",
                     nameof(OnlineOptions.PeerArchitectures));
             ffl.Prepare(maps.Select(s => s.Channels).ToArray(), context.Train.ClassCount);

@@ -19,7 +19,7 @@ public enum OnlineMethod
     Mcl = 1,
 
     /// <summary>
-    /// FFL (Kim et al., ICPR 2020): a fusion module classifies from the peers' last stage maps; the peers learn from the fused
+    /// FFL (Kim et al., ICPR 2020): a fusion module classifies from the maps the peers' heads pool; the peers learn from the fused
     /// classifier and it from the peers' ensemble. <see cref="OnlineOptions.MfefBlocks"/> adds MFEF's multi-scale and attention blocks
     /// to the fusion path (a reconstruction from the MFEF abstract). The peers' last maps need the same height and width.
     /// </summary>

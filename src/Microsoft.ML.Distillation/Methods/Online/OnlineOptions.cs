@@ -33,7 +33,7 @@ public sealed class OnlineOptions : TrainingOptions
     /// </summary>
     public string[]? PeerArchitectures;
 
-    /// <summary>Temperature T of every softened KL between peers. Default 3 (both methods' code).</summary>
+    /// <summary>Temperature T of every softened KL between peers (and FFL's fused classifier). Default 3 (each method's code).</summary>
     public double Temperature = 3;
 
     /// <summary>MCL: temperature τ of the similarities S = E_a E_bᵀ / τ. Default 0.1 (the code's CIFAR setting).</summary>

@@ -75,7 +75,7 @@ public sealed class MixSkdTests
 
         double[,] zAux = { { 1, -1 }, { 0.5, 0.2 }, { -0.3, 0.8 }, { 2, 1 } }, zMain = { { 0.1, 0.4 }, { -1, 1 }, { 0.7, 0.7 }, { 0, 1.5 } };
         double[,] fAux = { { 0.3, -0.2 }, { 1, 0.5 }, { -0.7, 0.1 }, { 0.2, 0.9 } }, fMain = { { 1, 2 }, { 0, -1 }, { 0.5, 0.5 }, { -0.4, 0.3 } };
-        var output = new NetworkOutput(Tensor(zMain), empty(4, 0), [Map(fMain)], [Tensor(zAux)], [Map(fAux)]);
+        var output = new NetworkOutput(Tensor(zMain), empty(4, 0), [], [Tensor(zAux)], [Map(fAux)], pooledMap: Map(fMain));
         var result = loss.Compute(new LossBatch(output, null, tensor(labels), tensor(labels), 1, step));
 
         double[] Row(double[,] t, int r) => [t[r, 0], t[r, 1]];

@@ -181,7 +181,7 @@ public sealed class OnlineLossTests
         var maps = new[] { randn(3, 4, 2, 2).requires_grad_(true), randn(3, 4, 2, 2).requires_grad_(true) };
         var l1 = Leaf(z1);
         var l2 = Leaf(z2);
-        var peers = new[] { new NetworkOutput(l1, empty(3, 0), [maps[0]], []), new NetworkOutput(l2, empty(3, 0), [maps[1]], []) };
+        var peers = new[] { new NetworkOutput(l1, empty(3, 0), [], [], pooledMap: maps[0]), new NetworkOutput(l2, empty(3, 0), [], [], pooledMap: maps[1]) };
         var batch = new LossBatch(new NetworkOutput(peers), null, tensor(labels), tensor(labels), 1, new TrainingStep(40, 100, 0, [], 0));
         var result = loss.Compute(batch);
 
