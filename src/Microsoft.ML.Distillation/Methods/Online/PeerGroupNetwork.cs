@@ -79,6 +79,17 @@ internal sealed class PeerGroupNetwork : ClassifierNetwork
     /// <summary>Peer 0's logits.</summary>
     public override Tensor ForwardLogits(Tensor input) => peers[0].ForwardLogits(input);
 
+    /// <summary>Disposes the peers (TorchSharp disposes registered submodules), then the unregistered views' own handles.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing)
+        {
+            _backbones?.Dispose();
+            _auxiliaries?.Dispose();
+        }
+    }
+
     /// <summary>The same part of every peer, as one module for the engine (parameters, train/eval); it owns nothing.</summary>
     private sealed class PartsView : nn.Module
     {
