@@ -22,7 +22,7 @@ public sealed class MixSkdTests
         CollectionAssert.AreEqual(a.Permutation, b.Permutation);
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 8).ToArray(), a.Permutation);
 
-        // Beta(α, α): mean 1/2, variance 1 / (4 (2α + 1)) = 0.13889 for α = 0.4; 20,000 draws put the sample mean within ±0.005
+        // Beta(α, α): mean 1/2, variance 1 / (4 (2α + 1)) = 0.13889 for α = 0.4; 20,000 draws put the sample mean within ±0.011
         // (4 standard errors) and the variance within ±0.006.
         var lambdas = Enumerable.Range(0, 20000).Select(s => MixupDraw.For(s * 7919L + 1, 2, 0.4).Lambda).ToArray();
         double mean = lambdas.Average(), variance = lambdas.Sum(l => (l - mean) * (l - mean)) / (lambdas.Length - 1);
