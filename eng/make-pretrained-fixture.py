@@ -6,7 +6,7 @@
 #   resnet8-checkpoint.pth   {'net': state_dict with 'module.' prefixes (nn.DataParallel), 'epoch': 3, 'acc': 0.5}, as HSAKD saves
 #   resnet8.safetensors      the plain state dict (written here by hand: Debian 12 has no python3-safetensors)
 #   resnet8-io.pth           {'input': [4, 3, 32, 32], 'logits': [4, 10]}
-#   torchvision-layouts.json the state-dict names and shapes of torchvision's ImageNet resnet18, resnet34 and resnet50 (1000
+#   torchvision-layouts.json the state-dict names and shapes of torchvision's ImageNet resnet18, resnet34, resnet50 and mobilenet_v2 (1000
 #                            classes; python3-torchvision 0.14.1), which the zoo's networks must match name for name
 # Run with Debian's python3-torch and python3-torchvision (apt install python3-torchvision; 1.13.1 and 0.14.1 made the committed files):
 #   /usr/bin/python3 eng/make-pretrained-fixture.py test/Microsoft.ML.Distillation.Tests/TestData/pretrained
@@ -72,7 +72,7 @@ def write_safetensors(path, state):
 def write_layouts(path):
     import torchvision.models as models
     layouts = {}
-    for name in ["resnet18", "resnet34", "resnet50"]:
+    for name in ["resnet18", "resnet34", "resnet50", "mobilenet_v2"]:
         state = getattr(models, name)(weights=None).state_dict()
         layouts[name] = [[key, list(tensor.shape)] for key, tensor in state.items()]
     with open(path, "w") as f:

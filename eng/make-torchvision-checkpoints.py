@@ -4,7 +4,7 @@
 #   FOLDER/NAME.pth      torchvision's NAME(num_classes=10).state_dict(), batch norms given non-trivial statistics
 #   FOLDER/NAME-io.pth   {'input': [2, 3, 64, 64], 'logits': [2, 10]}
 # Needs Debian's python3-torchvision (apt-get install python3-torchvision).
-#   /usr/bin/python3 eng/make-torchvision-checkpoints.py FOLDER resnet18 resnet34 resnet50
+#   /usr/bin/python3 eng/make-torchvision-checkpoints.py FOLDER resnet18 resnet34 resnet50 mobilenet_v2
 import sys
 
 import torch
@@ -20,6 +20,8 @@ def main(folder, names):
                 if isinstance(m, torch.nn.BatchNorm2d):
                     m.weight.uniform_(0.5, 1.5)
                     m.bias.uniform_(-0.2, 0.2)
+                elif isinstance(m, torch.nn.Linear):  # mobilenet_v2's N(0, 0.01) head gives logits under 0.1: too small to compare
+                    m.weight.uniform_(-0.1, 0.1)
             net.train()
             net(torch.randn(8, 3, 64, 64))  # running statistics away from 0 / 1
         net.eval()

@@ -45,7 +45,8 @@ public abstract class TrainingOptions
     /// <summary>
     /// Network name from the zoo: CIFAR ResNets resnet8/14/20/32/44/56/110, resnet8x4, resnet32x4 and resnet50 (bottleneck); wide ResNets
     /// wrn{d}_{k} with d = 6n+4 (wrn16_1, wrn16_2, wrn40_1, wrn40_2, ...); vgg8/11/13/16/19; mobilenetv2_half_s1 (HSAKD's stride-1 stem) and
-    /// mobilenetv2_half (stride-2 stem); shufflenetv1, shufflenetv2; and the ImageNet-layout resnet18, resnet34 for photos (e.g. 224x224).
+    /// mobilenetv2_half (stride-2 stem); shufflenetv1, shufflenetv2; and torchvision's ImageNet layouts resnet18, resnet34,
+    /// resnet50_imagenet and mobilenetv2_imagenet for photos (e.g. 224x224), which load torchvision's checkpoints.
     /// Input channels and class count come from the data. The README's Networks table lists their auxiliary-branch counts.
     /// </summary>
     public string Architecture = "";

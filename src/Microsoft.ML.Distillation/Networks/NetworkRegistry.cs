@@ -10,7 +10,8 @@ namespace Microsoft.ML.Distillation.Networks;
 /// The model zoo by name: CIFAR ResNets (basic blocks: <c>resnet8</c>..<c>resnet110</c>, <c>resnet8x4</c>, <c>resnet32x4</c>; and the
 /// bottleneck CIFAR variant <c>resnet50</c>), ImageNet-layout ResNets (<c>resnet18</c>, <c>resnet34</c>: 7x7 stride-2 stem with max
 /// pooling, torchvision's layout; <c>resnet50_imagenet</c>: torchvision's bottleneck ResNet-50), wide ResNets, VGG-BN, half-width MobileNetV2 (<c>mobilenetv2_half_s1</c>: HSAKD's stride-1
-/// stem; <c>mobilenetv2_half</c>: the stride-2 stem of CRD / SSKD), ShuffleNet V1 and ShuffleNet V2, each with its HSAKD
+/// stem; <c>mobilenetv2_half</c>: the stride-2 stem of CRD / SSKD; <c>mobilenetv2_imagenet</c>: torchvision's full-width
+/// <c>mobilenet_v2</c>), ShuffleNet V1 and ShuffleNet V2, each with its HSAKD
 /// auxiliary branches.
 /// Names are case-insensitive. Besides the registered names, any <c>wrn{d}_{k}</c> with d = 6n+4 (n >= 1) and k >= 1
 /// is accepted (for example <c>wrn28_10</c>).
@@ -47,6 +48,7 @@ internal static partial class NetworkRegistry
             ["vgg19"] = new((c, k, m) => Vgg.Create("vgg19", 19, c, k, m), 4),
             ["mobilenetv2_half"] = new((c, k, m) => MobileNetV2.Create("mobilenetv2_half", stemStride: 2, c, k, m), 4),
             ["mobilenetv2_half_s1"] = new((c, k, m) => MobileNetV2.Create("mobilenetv2_half_s1", stemStride: 1, c, k, m), 4),
+            ["mobilenetv2_imagenet"] = new((c, k, m) => ImageNetMobileNetV2.Create("mobilenetv2_imagenet", c, k, m), 4),
             ["shufflenetv1"] = new((c, k, m) => ShuffleNetV1.Create("shufflenetv1", c, k, m), 3),
             ["shufflenetv2"] = new((c, k, m) => ShuffleNetV2.Create("shufflenetv2", c, k, m), 3),
         };

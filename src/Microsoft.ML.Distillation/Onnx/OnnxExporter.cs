@@ -122,6 +122,7 @@ internal static class OnnxExporter
             WideResNetBackbone wrn => WideResNetOnnxEmitter.Emit(graph, wrn, input, outputName),
             VggBackbone vgg => VggOnnxEmitter.Emit(graph, vgg, input, outputName),
             MobileNetV2Backbone mobile => MobileNetV2OnnxEmitter.Emit(graph, mobile, input, outputName),
+            ImageNetMobileNetV2Backbone imageNetMobile => ImageNetMobileNetV2OnnxEmitter.Emit(graph, imageNetMobile, input, outputName),
             ShuffleNetV1Backbone shuffleV1 => ShuffleNetV1OnnxEmitter.Emit(graph, shuffleV1, input, (shape.Height, shape.Width), outputName),
             ShuffleNetV2Backbone shuffleV2 => ShuffleNetV2OnnxEmitter.Emit(graph, shuffleV2, input, (shape.Height, shape.Width), outputName),
             var other => throw new NotSupportedException(

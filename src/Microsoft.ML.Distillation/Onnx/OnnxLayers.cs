@@ -198,6 +198,20 @@ internal static class OnnxLayers
     /// <summary>ReLU.</summary>
     public static string Relu(OnnxGraphBuilder graph, string input, string name) => graph.AddNode("Relu", name, [input]);
 
+    /// <summary>
+    /// ReLU6, <c>min(max(x, 0), 6)</c>, written as <c>Relu(x) − Relu(x − 6)</c>: OpenCV 4.6's importer takes Clip only in its
+    /// opset-6 form (bounds as attributes) and refuses opset 13's bounds-as-inputs, and has no Min with a constant. The result is
+    /// exact up to 6; above it, <c>x − (x − 6)</c> is 6 to within half an ulp of x.
+    /// </summary>
+    public static string Relu6(OnnxGraphBuilder graph, string input, string name)
+    {
+        string minusSix = graph.AddInitializer(name + ".minus_six", [], [-6f]);
+        string positive = Relu(graph, input, name + ".relu");
+        string shifted = graph.AddNode("Add", name + ".shift", [input, minusSix]);
+        string excess = Relu(graph, shifted, name + ".excess");
+        return graph.AddNode("Sub", name, [positive, excess]);
+    }
+
     /// <summary>Element-wise sum (the residual connection).</summary>
     public static string Add(OnnxGraphBuilder graph, string left, string right, string name) => graph.AddNode("Add", name, [left, right]);
 
@@ -210,8 +224,8 @@ internal static class OnnxLayers
 
     /// <summary>
     /// The children of a sequence (<see cref="TorchSharp.Modules.Sequential"/> or <see cref="FoldableSequential"/>) made of Conv2d
-    /// (with the BatchNorm2d right after it folded in), BatchNorm2d, ReLU and MaxPool2d, in order. Child i is named
-    /// <c>{name}.{i}</c> as in the state dict.
+    /// (with the BatchNorm2d right after it folded in), BatchNorm2d, ReLU, ReLU6, MaxPool2d and nested sequences, in order. Child i
+    /// is named <c>{name}.{i}</c> as in the state dict.
     /// </summary>
     public static string Sequential(OnnxGraphBuilder graph, string input, nn.Module sequential, string name)
     {
@@ -237,6 +251,12 @@ internal static class OnnxLayers
                     break;
                 case ReLU:
                     x = Relu(graph, x, path);
+                    break;
+                case ReLU6:
+                    x = Relu6(graph, x, path);
+                    break;
+                case FoldableSequential or TorchSharp.Modules.Sequential:
+                    x = Sequential(graph, x, child, path);
                     break;
                 case MaxPool2d pool:
                     x = MaxPool(graph, x, pool, path);

@@ -15,7 +15,7 @@ public sealed class NetworkRegistryTests
         "resnet50", "resnet18", "resnet34", "resnet50_imagenet",
         "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2",
         "vgg8", "vgg11", "vgg13", "vgg16", "vgg19",
-        "mobilenetv2_half", "mobilenetv2_half_s1", "shufflenetv1", "shufflenetv2",
+        "mobilenetv2_half", "mobilenetv2_half_s1", "mobilenetv2_imagenet", "shufflenetv1", "shufflenetv2",
     ];
 
     [TestMethod]

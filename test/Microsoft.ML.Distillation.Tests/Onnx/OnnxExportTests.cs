@@ -53,11 +53,12 @@ public sealed class OnnxExportTests
     public void ExportedNetwork_MatchesTorchSharp_On1x28x28_AtBatch1And7(string architecture)
         => AssertOnnxMatchesTorch(architecture, channels: 1, size: 28);
 
-    /// <summary>The ImageNet layout at its native size: 7x7 stem, max pooling with padding, layer4 at 7x7.</summary>
+    /// <summary>The ImageNet layouts at their native size: 7x7 stem, max pooling with padding, layer4 at 7x7; MobileNetV2's ReLU6 (Clip).</summary>
     [TestMethod]
     [DataRow("resnet18")]
     [DataRow("resnet50_imagenet")]
-    public void ExportedImageNetResNet_MatchesTorchSharp_On3x224x224_AtBatch1(string architecture)
+    [DataRow("mobilenetv2_imagenet")]
+    public void ExportedImageNetNetwork_MatchesTorchSharp_On3x224x224_AtBatch1(string architecture)
         => AssertOnnxMatchesTorch(architecture, channels: 3, size: 224, batches: [1]);
 
     [TestMethod]

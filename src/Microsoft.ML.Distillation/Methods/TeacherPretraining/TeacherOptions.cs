@@ -37,7 +37,7 @@ public sealed class TeacherOptions : TrainingOptions
     /// <summary>
     /// PyTorch weights that start the teacher: a state dict saved with <c>torch.save</c> (<c>.pt</c>, <c>.pth</c>, <c>.bin</c>,
     /// <c>.tar</c>, <c>.ckpt</c>; also training checkpoints holding it under <c>'state_dict'</c>, <c>'model'</c> or <c>'net'</c>) or a
-    /// <c>.safetensors</c> file, in torchvision's layout (<c>resnet18</c>, <c>resnet34</c>), HSAKD's (<c>*_aux</c> networks, with
+    /// <c>.safetensors</c> file, in torchvision's layout (<c>resnet18</c>, <c>resnet34</c>, <c>resnet50_imagenet</c>, <c>mobilenetv2_imagenet</c>), HSAKD's (<c>*_aux</c> networks, with
     /// their auxiliary branches) or RepDistiller's (CIFAR <c>resnet*</c>, <c>wrn*</c>, <c>vgg*</c>). Default null: random initialisation.
     /// </summary>
     /// <remarks>

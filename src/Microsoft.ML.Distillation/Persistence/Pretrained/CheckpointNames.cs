@@ -4,7 +4,7 @@ namespace Microsoft.ML.Distillation.Persistence.Pretrained;
 
 /// <summary>
 /// Maps tensor names of PyTorch checkpoints to the zoo's state-dict names. The zoo's backbones use the module names of the
-/// reference code (torchvision's <c>conv1</c>, <c>bn1</c>, <c>layer1.0.conv1</c>, <c>fc</c>; RepDistiller's and HSAKD's
+/// reference code (torchvision's <c>conv1</c>, <c>bn1</c>, <c>layer1.0.conv1</c>, <c>fc</c>, <c>features.1.conv.0.0</c>, <c>classifier.1</c>; RepDistiller's and HSAKD's
 /// <c>block1.layer.0.convShortcut</c>, <c>block0.0</c>, <c>classifier</c>; HSAKD's <c>block_extractor1</c>, <c>bn1</c>,
 /// <c>fc1</c> for the auxiliary branches), under <c>backbone.</c> and <c>auxiliary.</c>. So one rule covers the layouts:
 /// </summary>

@@ -57,7 +57,8 @@ public sealed class PretrainedWeightsTests
     [DataRow("resnet18", "resnet18")]
     [DataRow("resnet34", "resnet34")]
     [DataRow("resnet50", "resnet50_imagenet")]
-    public void ImageNetResNets_HaveTorchvisionsStateDict_NameForName(string torchvision, string zoo)
+    [DataRow("mobilenet_v2", "mobilenetv2_imagenet")]
+    public void ImageNetNetworks_HaveTorchvisionsStateDict_NameForName(string torchvision, string zoo)
     {
         using var stream = File.OpenRead(Fixture("torchvision-layouts.json"));
         var layouts = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, System.Text.Json.JsonElement[][]>>(stream)!;

@@ -10,7 +10,7 @@ namespace Microsoft.ML.Distillation.Tests.Persistence.Pretrained;
 
 /// <summary>
 /// Real torchvision checkpoints (random weights, written at test time by eng/make-torchvision-checkpoints.py: too large to commit)
-/// load into the zoo's ImageNet ResNets and give torchvision's logits: the layout test checks names and shapes, this one the
+/// load into the zoo's ImageNet ResNets and MobileNetV2 and give torchvision's logits: the layout test checks names and shapes, this one the
 /// computation (stem padding, max pooling, where the stride sits). Needs Debian's python3-torchvision; skipped with a message
 /// where it is missing.
 /// </summary>
@@ -23,6 +23,7 @@ public sealed class TorchvisionCheckpointTests
     [DataRow("resnet18", "resnet18")]
     [DataRow("resnet34", "resnet34")]
     [DataRow("resnet50", "resnet50_imagenet")]
+    [DataRow("mobilenet_v2", "mobilenetv2_imagenet")]
     public void TorchvisionCheckpoint_GivesTorchvisionsLogits(string torchvision, string zoo)
     {
         string? python = SourceTree.PythonThatCan("import torchvision");
