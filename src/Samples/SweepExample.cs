@@ -92,7 +92,7 @@ public static class SweepExample
             () => new StudentOptions { Epochs = studentEpochs },
             () => new KdOptions { Epochs = studentEpochs },
             () => new HsakdOptions { Epochs = studentEpochs });
-        var sweep = ml.Distillation.CreateStudentSweep(teacherPath, new StudentSweepOptions
+        using var sweep = ml.Distillation.CreateStudentSweep(teacherPath, new StudentSweepOptions
         {
             Candidates = candidates,
             ValidationSet = split.TestSet,

@@ -87,8 +87,11 @@ public sealed class DistillationCatalog
     /// <summary>Distils a teacher saved with <see cref="ImageClassifierTransformer.Save(string)"/> into a student with HSAKD.</summary>
     /// <param name="teacherModelPath">The saved teacher.</param>
     /// <param name="options">See <see cref="HsakdOptions"/>.</param>
-    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
-    public HsakdEstimator Hsakd(string teacherModelPath, HsakdOptions options) => new(Environment, LoadModel(teacherModelPath, ComputeDevice.Cpu), options);
+    /// <returns>An estimator whose <c>Fit</c> returns the student. It holds the loaded teacher for its lifetime (freed when it is
+    /// collected); to free the teacher at a chosen point, load it with <see cref="LoadModel(string, ComputeDevice)"/>, pass it to
+    /// the other overload and dispose it.</returns>
+    public HsakdEstimator Hsakd(string teacherModelPath, HsakdOptions options)
+        => WithLoadedTeacher(teacherModelPath, teacher => new HsakdEstimator(Environment, teacher, options));
 
     /// <summary>
     /// Distils a teacher into a student with SSKD ("Knowledge Distillation Meets Self-Supervision"): classic KD plus the teacher's
@@ -121,8 +124,9 @@ public sealed class DistillationCatalog
     /// <summary>Distils a teacher saved with <see cref="ImageClassifierTransformer.Save(string)"/> into a student with SSKD.</summary>
     /// <param name="teacherModelPath">The saved teacher.</param>
     /// <param name="options">See <see cref="SskdOptions"/>.</param>
-    /// <returns>An estimator whose <c>Fit</c> returns the student.</returns>
-    public SskdEstimator Sskd(string teacherModelPath, SskdOptions options) => new(Environment, LoadModel(teacherModelPath, ComputeDevice.Cpu), options);
+    /// <returns>An estimator whose <c>Fit</c> returns the student. It holds the loaded teacher for its lifetime, as the HSAKD overload does.</returns>
+    public SskdEstimator Sskd(string teacherModelPath, SskdOptions options)
+        => WithLoadedTeacher(teacherModelPath, teacher => new SskdEstimator(Environment, teacher, options));
 
     /// <summary>Vanilla knowledge distillation (Hinton et al., 2015): <c>0.1·CE + 0.9·T²·KL</c> at T = 4.</summary>
     /// <param name="teacher">A fitted teacher (or a fitted chain ending in one); it is not modified.</param>
@@ -253,9 +257,24 @@ public sealed class DistillationCatalog
     /// <summary>A model-selection sweep from a saved teacher, loaded once for the whole sweep (so its pre-stages run once).</summary>
     /// <param name="teacherModelPath">A teacher saved with <see cref="ImageClassifierTransformer.Save(string)"/>.</param>
     /// <param name="options">See <see cref="StudentSweepOptions"/>.</param>
-    /// <returns>The sweep, ready to run.</returns>
+    /// <returns>The sweep, ready to run. It owns the loaded teacher: dispose the sweep to free it.</returns>
     public StudentSweep CreateStudentSweep(string teacherModelPath, StudentSweepOptions options)
-        => new(Environment, LoadModel(teacherModelPath, ComputeDevice.Cpu), options);
+        => WithLoadedTeacher(teacherModelPath, teacher => new StudentSweep(Environment, teacher, options, ownsTeacher: true));
+
+    /// <summary>Loads a saved teacher on the CPU and builds <paramref name="create"/> from it; the teacher is disposed when that throws.</summary>
+    private T WithLoadedTeacher<T>(string teacherModelPath, Func<ImageClassifierTransformer, T> create)
+    {
+        var teacher = LoadModel(teacherModelPath, ComputeDevice.Cpu);
+        try
+        {
+            return create(teacher);
+        }
+        catch
+        {
+            teacher.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// The student that <paramref name="options"/> describe, whatever the method: <see cref="HsakdOptions"/> gives an HSAKD student,

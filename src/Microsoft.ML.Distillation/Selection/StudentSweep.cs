@@ -23,8 +23,10 @@ namespace Microsoft.ML.Distillation;
 /// methods, not timer noise.</para>
 /// <para>Candidates that cannot be trained with this teacher (an HSAKD student whose auxiliary branches do not pair with the
 /// teacher's) are left out with the reason; other invalid options are refused before anything trains.</para>
+/// <para>A sweep created from a teacher's path owns that teacher and frees it on <see cref="Dispose"/>; a teacher passed in as an
+/// object stays the caller's. The results' students are never disposed by the sweep.</para>
 /// </remarks>
-public sealed class StudentSweep
+public sealed class StudentSweep : IDisposable
 {
     private readonly IHostEnvironment _env;
     private readonly ITransformer _teacher;
@@ -33,13 +35,16 @@ public sealed class StudentSweep
     private readonly string[] _methods;
     private readonly string?[] _unpairable;
     private readonly Dictionary<string, ModelCost> _latencies = new(StringComparer.Ordinal);
+    private readonly bool _ownsTeacher;
+    private bool _disposed;
 
-    internal StudentSweep(IHostEnvironment env, ITransformer teacher, StudentSweepOptions options)
+    internal StudentSweep(IHostEnvironment env, ITransformer teacher, StudentSweepOptions options, bool ownsTeacher = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         _env = env;
         _teacher = teacher ?? throw new ArgumentNullException(nameof(teacher));
         _options = options;
+        _ownsTeacher = ownsTeacher;
         _teacherModel = TrainedClassifier.FromTeacher(teacher);
         if (options.Shard is SweepShard shard)
         {
@@ -101,7 +106,21 @@ public sealed class StudentSweep
     public StudentSweepResult Run(IDataView trainData)
     {
         ArgumentNullException.ThrowIfNull(trainData);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         return Execute(trainData, _options.Shard);
+    }
+
+    /// <summary>The teacher every trial distils from.</summary>
+    internal ITransformer Teacher => _teacher;
+
+    /// <summary>Frees the teacher when this sweep loaded it from a path; a teacher passed in as an object is left to its owner.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        if (_ownsTeacher)
+            (_teacher as IDisposable)?.Dispose();
     }
 
     /// <summary>
@@ -113,6 +132,7 @@ public sealed class StudentSweep
     /// <exception cref="InvalidOperationException">The options have no output folder, or use successive halving.</exception>
     public StudentSweepResult Merge()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_options.OutputFolder is null)
             throw new InvalidOperationException("Merge reads the results the shards wrote to StudentSweepOptions.OutputFolder, but it is not set.");
         if (_options.Strategy == SweepStrategy.SuccessiveHalving)
@@ -194,17 +214,24 @@ public sealed class StudentSweep
     private void Train(SweepTrial[] trials, List<int> runnable, IDataView trainData, SweepStore? store, string? folder, Stopwatch clock)
     {
         var options = _options;
-        var planned = runnable.GroupBy(i => trials[i].Method).ToDictionary(g => g.Key, g => g.Sum(i => trials[i].Options.Epochs), StringComparer.Ordinal);
-        var progress = new ProgressCounter(planned, clock, runnable.Count);
         bool OutOfTime() => options.TimeBudget is TimeSpan budget && clock.Elapsed >= budget;
         if (options.Strategy == SweepStrategy.SuccessiveHalving)
         {
             int epochs = trials[runnable.FirstOrDefault()].Options.Epochs;
             var rungs = SuccessiveHalving.Rungs(epochs, options.HalvingFactor, options.MinimumEpochs);
+            // The first rung's epochs belong to known methods; the later rungs' total is known, not which methods will train them.
+            var firstRung = runnable.GroupBy(i => trials[i].Method).ToDictionary(g => g.Key, g => g.Count() * rungs[0], StringComparer.Ordinal);
+            int later = SuccessiveHalving.PlannedEpochs(runnable.Count, rungs, options.HalvingFactor) - runnable.Count * rungs[0];
+            var halving = new SweepProgressCounter(firstRung, () => clock.Elapsed, runnable.Count, later);
             var (outcomes, _) = SuccessiveHalving.Run(runnable.Count, rungs, options.HalvingFactor,
-                (c, target) => TrainTo(trials[runnable[c]], c, target, trainData, store, folder!, progress),
-                OutOfTime,
-                (c, trained) => progress.Skip(trials[runnable[c]], trials[runnable[c]].Options.Epochs - trained));
+                (c, target) =>
+                {
+                    var trial = trials[runnable[c]];
+                    if (trial.EpochsTrained > 0)
+                        halving.Assign(trial.Method, target - trial.EpochsTrained);
+                    return TrainTo(trial, c, target, trainData, store, folder!, halving);
+                },
+                OutOfTime);
             foreach (var outcome in outcomes)
             {
                 var trial = trials[runnable[outcome.Candidate]];
@@ -220,6 +247,8 @@ public sealed class StudentSweep
             return;
         }
 
+        var planned = runnable.GroupBy(i => trials[i].Method).ToDictionary(g => g.Key, g => g.Sum(i => trials[i].Options.Epochs), StringComparer.Ordinal);
+        var progress = new SweepProgressCounter(planned, () => clock.Elapsed, runnable.Count);
         for (int k = 0; k < runnable.Count; k++)
         {
             var trial = trials[runnable[k]];
@@ -234,7 +263,7 @@ public sealed class StudentSweep
     }
 
     /// <summary>Trains (or continues) one trial to <paramref name="epochs"/> in all and returns its validation accuracy there.</summary>
-    private double TrainTo(SweepTrial trial, int position, int epochs, IDataView trainData, SweepStore? store, string? folder, ProgressCounter progress)
+    private double TrainTo(SweepTrial trial, int position, int epochs, IDataView trainData, SweepStore? store, string? folder, SweepProgressCounter progress)
     {
         _options.CancellationToken.ThrowIfCancellationRequested();
         int trainedBefore = trial.EpochsTrained;
@@ -242,7 +271,7 @@ public sealed class StudentSweep
         {
             if (trial.Cost is { } restored)
                 _latencies.TryAdd(trial.Architecture, restored);
-            progress.Skip(trial, epochs - trainedBefore);
+            progress.Skip(trial.Method, epochs - trainedBefore);
             return recorded;
         }
 
@@ -349,52 +378,6 @@ public sealed class StudentSweep
     /// <summary>The method of options whose estimator could not be created ("HsakdOptions" gives "HSAKD"; plain StudentOptions "Baseline").</summary>
     private static string MethodName(StudentOptions options)
         => options.GetType() == typeof(StudentOptions) ? "Baseline" : options.GetType().Name.Replace("Options", "", StringComparison.Ordinal).ToUpperInvariant();
-
-    /// <summary>
-    /// Counts epochs across the sweep for progress reports and estimates the time left from each method's own mean time per epoch
-    /// (an HSAKD epoch costs several KD epochs), the overall mean for methods not timed yet.
-    /// </summary>
-    private sealed class ProgressCounter(Dictionary<string, int> plannedByMethod, Stopwatch clock, int trialCount)
-    {
-        private readonly Dictionary<string, (TimeSpan Time, int Epochs)> _timed = new(StringComparer.Ordinal);
-        private int _done;
-        private TimeSpan _mark;
-
-        public void Start(SweepTrial trial, int position, int epoch, int epochCount, Action<SweepProgress>? callback)
-        {
-            _mark = clock.Elapsed;
-            Report(trial, position, epoch, epochCount, callback);
-        }
-
-        public void Epoch(SweepTrial trial, int position, int epoch, int epochCount, Action<SweepProgress>? callback)
-        {
-            var now = clock.Elapsed;
-            var (time, epochs) = _timed.GetValueOrDefault(trial.Method);
-            _timed[trial.Method] = (time + (now - _mark), epochs + 1);
-            _mark = now;
-            _done++;
-            plannedByMethod[trial.Method]--;
-            Report(trial, position, epoch, epochCount, callback);
-        }
-
-        /// <summary>Epochs restored from the store instead of trained: no longer planned work (and not in the time estimate's rate).</summary>
-        public void Skip(SweepTrial trial, int epochs) => plannedByMethod[trial.Method] -= epochs;
-
-        private void Report(SweepTrial trial, int position, int epoch, int epochCount, Action<SweepProgress>? callback)
-            => callback?.Invoke(new SweepProgress(position, trialCount, trial.Method, trial.Architecture, epoch, epochCount, clock.Elapsed, _done,
-                _done + plannedByMethod.Values.Sum(), Remaining()));
-
-        private TimeSpan? Remaining()
-        {
-            if (_done == 0)
-                return null;
-            var overall = _timed.Values.Aggregate(TimeSpan.Zero, (sum, t) => sum + t.Time) / _done;
-            var left = TimeSpan.Zero;
-            foreach (var (method, epochs) in plannedByMethod)
-                left += (_timed.TryGetValue(method, out var t) ? t.Time / t.Epochs : overall) * Math.Max(0, epochs);
-            return left;
-        }
-    }
 }
 
 /// <summary>Peak resident memory of the process between <see cref="Reset"/> and <see cref="Read"/>.</summary>

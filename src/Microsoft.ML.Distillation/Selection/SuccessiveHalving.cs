@@ -32,10 +32,9 @@ internal static class SuccessiveHalving
     /// where it stopped) and returns its validation score. Ties keep the earlier candidate. Returns each candidate's outcome (input
     /// order) and the epochs trained in all (each candidate's epochs counted once: continuing from rung r to r' costs r' − r).
     /// Returns early, with the rest not run further, when <paramref name="stop"/> says so before a training.
-    /// <paramref name="dropped"/>(candidate, epochs) is told when a candidate stops at a rung for good (progress accounting).
     /// </summary>
     public static (IReadOnlyList<Outcome> Outcomes, int EpochsTrained) Run(int candidates, IReadOnlyList<int> rungs, int factor,
-        Func<int, int, double> trainTo, Func<bool>? stop = null, Action<int, int>? dropped = null)
+        Func<int, int, double> trainTo, Func<bool>? stop = null)
     {
         var trained = new int[candidates];
         var score = new double[candidates];
@@ -54,11 +53,7 @@ internal static class SuccessiveHalving
 
             if (k < rungs.Count - 1)
             {
-                int keep = Math.Max(1, (alive.Count + factor - 1) / factor);
-                var survivors = alive.OrderByDescending(c => score[c]).ThenBy(c => c).Take(keep).OrderBy(c => c).ToList();
-                foreach (int c in alive.Except(survivors))
-                    dropped?.Invoke(c, trained[c]);
-                alive = survivors;
+                alive = [.. alive.OrderByDescending(c => score[c]).ThenBy(c => c).Take(Survivors(alive.Count, factor)).OrderBy(c => c)];
             }
         }
 
@@ -67,4 +62,25 @@ internal static class SuccessiveHalving
         IReadOnlyList<Outcome> Outcomes() => Enumerable.Range(0, candidates)
             .Select(c => new Outcome(c, trained[c], score[c], trained[c] == rungs[^1])).ToArray();
     }
+
+    /// <summary>
+    /// The epochs <see cref="Run"/> trains in all when nothing stops it: known before any score, since only the number of survivors
+    /// of each rung matters (9 candidates, rungs 1, 3, 9, η 3: 9·1 + 3·2 + 1·6 = 21).
+    /// </summary>
+    public static int PlannedEpochs(int candidates, IReadOnlyList<int> rungs, int factor)
+    {
+        int alive = candidates, total = 0, previous = 0;
+        for (int k = 0; k < rungs.Count && alive > 0; k++)
+        {
+            total += alive * (rungs[k] - previous);
+            previous = rungs[k];
+            if (k < rungs.Count - 1)
+                alive = Survivors(alive, factor);
+        }
+
+        return total;
+    }
+
+    /// <summary>⌈n / η⌉ of n candidates go on to the next rung, at least one.</summary>
+    private static int Survivors(int alive, int factor) => Math.Max(1, (alive + factor - 1) / factor);
 }

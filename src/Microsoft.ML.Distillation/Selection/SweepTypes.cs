@@ -88,9 +88,12 @@ public sealed class SweepConstraints
 /// <param name="EpochCount">The trial's epochs.</param>
 /// <param name="Elapsed">Time since the sweep started.</param>
 /// <param name="EpochsDone">Epochs trained so far in the whole sweep (all trials).</param>
-/// <param name="EpochsPlanned">Epochs the sweep will train in all (an upper bound under successive halving).</param>
+/// <param name="EpochsPlanned">Epochs the sweep will train in all, in this process: epochs restored from a checkpoint or a recorded
+/// trial are not counted; under successive halving, the rungs' survivors' epochs, which are known before any score (the sweep stops
+/// earlier only when its time budget runs out).</param>
 /// <param name="EstimatedRemaining">Estimated time left: the epochs still planned for each method times that method's mean time per
-/// epoch so far (the mean over all methods for one not timed yet); null before the first epoch.</param>
+/// epoch so far (the mean over all epochs for a method not timed yet, and for later rungs' epochs whose methods are not known yet);
+/// null before the first epoch.</param>
 public sealed record SweepProgress(int Trial, int TrialCount, string Method, string Architecture, int Epoch, int EpochCount, TimeSpan Elapsed,
     int EpochsDone, int EpochsPlanned, TimeSpan? EstimatedRemaining);
 

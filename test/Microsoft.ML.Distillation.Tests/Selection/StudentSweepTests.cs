@@ -226,6 +226,43 @@ public sealed class StudentSweepTests
     }
 
     [TestMethod]
+    public void SweepFromAPath_OwnsItsTeacher_ASweepFromAnObjectDoesNot()
+    {
+        var ml = SharedTeacher.Ml;
+        var validation = Keyed(RealImages.Test(ml, 8));
+        string teacherPath = Path.Combine(Path.GetTempPath(), $"sweep-teacher-{Guid.NewGuid():N}.zip");
+        SharedTeacher.Teacher.Save(teacherPath);
+        try
+        {
+            var options = new StudentSweepOptions { Candidates = [Small(new StudentOptions())], ValidationSet = validation, Cost = QuickCost };
+            var sweep = ml.Distillation.CreateStudentSweep(teacherPath, options);
+            var loaded = (ImageClassifierTransformer)sweep.Teacher;
+            var weight = loaded.Model.Network.parameters().First();
+            Assert.IsFalse(weight.IsInvalid);
+
+            sweep.Dispose();
+            sweep.Dispose(); // twice is harmless
+
+            Assert.IsTrue(weight.IsInvalid, "disposing the sweep frees the teacher it loaded");
+            Assert.ThrowsExactly<ObjectDisposedException>(() => sweep.Run(validation));
+            Assert.ThrowsExactly<ObjectDisposedException>(() => sweep.Merge());
+
+            using (var borrowing = ml.Distillation.CreateStudentSweep(SharedTeacher.Teacher, options))
+            {
+            }
+            Assert.IsFalse(SharedTeacher.Teacher.Model.Network.parameters().First().IsInvalid, "a teacher passed as an object stays the caller's");
+
+            // A refused option fails while the sweep is built, from a path too (the catalog then disposes the teacher it loaded; not observable here).
+            var e = Assert.ThrowsExactly<ArgumentException>(() => ml.Distillation.CreateStudentSweep(teacherPath, new StudentSweepOptions { Candidates = [], ValidationSet = validation }));
+            StringAssert.Contains(e.Message, "Candidates must hold at least one student's options.");
+        }
+        finally
+        {
+            File.Delete(teacherPath);
+        }
+    }
+
+    [TestMethod]
     public void Shards_AreParsedAndChecked_WithMessagesNamingTheOption()
     {
         Assert.AreEqual(new SweepShard(2, 4), SweepShard.Parse("2/4"));
