@@ -33,6 +33,46 @@ internal static class ChannelsLast
     /// <summary>Channels-last strides for every 4-D parameter, in place (for private copies that are never restored).</summary>
     public static void ApplyPermanently(nn.Module network) => Relayout(network, toChannelsLast: true);
 
+    /// <summary>
+    /// Puts the parameters of <paramref name="network"/> that are in channels-last strides back in the standard layout until the
+    /// returned object is disposed, which puts those (and only those) in channels-last again: for writers that need contiguous
+    /// tensors (a checkpoint in the middle of training).
+    /// </summary>
+    public static IDisposable Standard(nn.Module network)
+    {
+        var relaid = new List<Tensor>();
+        using var noGrad = no_grad();
+        foreach (var parameter in network.parameters())
+        {
+            if (parameter.dim() != 4 || parameter.is_contiguous())
+                continue;
+            using var scope = NewDisposeScope();
+            parameter.set_(parameter.contiguous());
+            relaid.Add(parameter);
+        }
+
+        return new ChannelsLastAgain(relaid);
+    }
+
+    /// <summary>
+    /// Gives every SGD momentum buffer of <paramref name="optimizer"/> the standard layout, in place of a channels-last one (the
+    /// buffer starts as a clone of its parameter's gradient and keeps its strides). The values do not change, and element-wise
+    /// updates give the same numbers in either layout, so a run whose buffers were re-laid out here trains on bit for bit as it would
+    /// have: a checkpoint can then be written, and a run resumed from it (buffers read back in the standard layout) matches.
+    /// </summary>
+    public static void StandardMomentumBuffers(torch.optim.Optimizer optimizer)
+    {
+        using var noGrad = no_grad();
+        foreach (var state in ((TorchSharp.Modules.OptimizerHelper)optimizer).state_dict().State)
+        {
+            if (state is TorchSharp.Modules.SGD.State { momentum_buffer: { } buffer } sgd && !buffer.is_contiguous())
+            {
+                sgd.momentum_buffer = buffer.contiguous().DetachFromDisposeScope();
+                buffer.Dispose();
+            }
+        }
+    }
+
     private static void Relayout(nn.Module network, bool toChannelsLast)
     {
         using var noGrad = no_grad();
@@ -43,6 +83,21 @@ internal static class ChannelsLast
             using var scope = NewDisposeScope();
             var laidOut = toChannelsLast ? Of(parameter) : parameter.contiguous();
             parameter.set_(laidOut);
+        }
+    }
+
+    private sealed class ChannelsLastAgain(List<Tensor> parameters) : IDisposable
+    {
+        public void Dispose()
+        {
+            using var noGrad = no_grad();
+            foreach (var parameter in parameters)
+            {
+                using var scope = NewDisposeScope();
+                parameter.set_(Of(parameter));
+            }
+
+            parameters.Clear();
         }
     }
 

@@ -100,7 +100,11 @@ internal sealed class CheckpointStore
                 {
                     using (var entry = zip.CreateEntry(ManifestEntry).Open())
                         JsonSerializer.Serialize(entry, manifest);
-                    ZipEntryIO.Write(zip, NetworkEntry, writer => network.save(writer));
+                    // Training may keep convolution weights (and so their momentum buffers) in channels-last strides; files hold
+                    // the standard layout.
+                    using (ChannelsLast.Standard(network))
+                        ZipEntryIO.Write(zip, NetworkEntry, writer => network.save(writer));
+                    ChannelsLast.StandardMomentumBuffers(optimizer);
                     ZipEntryIO.Write(zip, OptimizerEntry, writer => ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(writer));
                     if (lossModule is not null)
                         ZipEntryIO.Write(zip, LossEntry, writer => lossModule.save(writer));
@@ -146,7 +150,8 @@ internal sealed class CheckpointStore
     public static void Restore(string path, torch.nn.Module network, torch.optim.Optimizer optimizer, torch.nn.Module? lossModule = null)
     {
         using var zip = Open(path);
-        ReadEntry(zip, path, NetworkEntry, reader => network.load(reader, strict: true));
+        using (ChannelsLast.Standard(network)) // read into the standard layout; training's channels-last strides come back after
+            ReadEntry(zip, path, NetworkEntry, reader => network.load(reader, strict: true));
         if (lossModule is not null)
             ReadEntry(zip, path, LossEntry, reader => lossModule.load(reader, strict: true));
         ReadEntry(zip, path, OptimizerEntry, reader => ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(reader));
