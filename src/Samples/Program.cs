@@ -36,6 +36,9 @@ if (args.Length > 0 && args[0] == "photos")
 if (args.Length > 0 && args[0] == "sweep")
     return SweepExample.Run(args[1..]);
 
+if (args.Length > 0 && args[0] == "sweep-benchmark")
+    return SweepBenchmark.Run(args[1..]);
+
 if (args.Length > 0 && args[0] == "online")
     return OnlineExample.RunCommandLine(args[1..]);
 
