@@ -58,35 +58,10 @@ internal static class ImageNetMobileNetV2
     {
         var groups = Groups;
         var backbone = new ImageNetMobileNetV2Backbone(inputChannels, groups, TapGroups, StemChannels, LastChannels, Dropout, classCount);
-
-        var group5AtStride1 = groups[5] with { Stride = 1 };
-        nn.Module<Tensor, Tensor>[] extractors =
-        [
-            Extractor(groups[1].Channels, [groups[2], groups[3], groups[4], groups[5], groups[6]]),
-            Extractor(groups[2].Channels, [groups[3], groups[4], groups[5], groups[6]]),
-            Extractor(groups[4].Channels, [groups[5], groups[6]]),
-            Extractor(groups[6].Channels, [group5AtStride1, groups[6]]),
-        ];
-        var auxiliary = new AuxiliaryClassifier(
-            "ImageNetMobileNetV2AuxiliaryClassifier", extractors, norms: null, featureSize: LastChannels, outputCount: classCount * rotationCount);
-        NetworkInitialization.KaimingNormalConvolutions(auxiliary);
-        NetworkInitialization.ResetBatchNorms(auxiliary);
-        NetworkInitialization.NormalLinears(auxiliary, std: 0.01);
-
+        var auxiliary = MobileNetV2.CreateAuxiliaryBranches(
+            "ImageNetMobileNetV2AuxiliaryClassifier", groups, LastChannels, classCount * rotationCount,
+            (channels, g) => nn.Sequential(ImageNetInvertedResidualBlock.Group(channels, g.Expansion, g.Channels, g.Blocks, g.Stride).ToArray<nn.Module<Tensor, Tensor>>()),
+            channels => ImageNetInvertedResidualBlock.ConvolutionUnit(channels, LastChannels, kernelSize: 1, stride: 1));
         return new BranchedClassifierNetwork(architecture, backbone, auxiliary, inputChannels, classCount, rotationCount);
-    }
-
-    private static Sequential Extractor(int inChannels, IReadOnlyList<(int Expansion, int Channels, int Blocks, int Stride)> groups)
-    {
-        var modules = new List<nn.Module<Tensor, Tensor>>(groups.Count + 1);
-        var channels = inChannels;
-        foreach (var (expansion, width, blocks, stride) in groups)
-        {
-            modules.Add(nn.Sequential(ImageNetInvertedResidualBlock.Group(channels, expansion, width, blocks, stride).Cast<nn.Module<Tensor, Tensor>>().ToArray()));
-            channels = width;
-        }
-
-        modules.Add(ImageNetInvertedResidualBlock.ConvolutionUnit(channels, LastChannels, kernelSize: 1, stride: 1));
-        return nn.Sequential(modules);
     }
 }

@@ -61,25 +61,59 @@ internal static class MobileNetV2
 
         var groups = HalfWidthGroups;
         var backbone = new MobileNetV2Backbone(inputChannels, stemStride, StemChannels, groups, LastChannels, classCount);
+        var auxiliary = CreateAuxiliaryBranches(
+            "MobileNetV2AuxiliaryClassifier", groups, LastChannels, classCount * rotationCount,
+            (channels, g) => InvertedResidualBlock.Group(channels, g.Expansion, g.Channels, g.Blocks, g.Stride),
+            channels => ConvolutionUnit(channels, LastChannels, kernelSize: 1, stride: 1));
+        return new BranchedClassifierNetwork(architecture, backbone, auxiliary, inputChannels, classCount, rotationCount);
+    }
 
-        // A4 replicates groups 5 and 6 at the resolution of the last tap: group 5 with stride 1.
-        var group5AtStride1 = groups[5] with { Stride = 1 };
+    /// <summary>
+    /// The four HSAKD branches of a seven-group MobileNetV2 whose taps follow groups 1, 2, 4 and 6: A1 = groups 2..6, A2 = 3..6,
+    /// A3 = 5..6, A4 = group 5 with stride 1 (the last tap's resolution), then group 6; each extractor holds its groups as children
+    /// <c>0..G-1</c> and <paramref name="lastUnit"/> (to <paramref name="lastChannels"/>) as child G. Initialised as the reference
+    /// initialises the backbone: conv N(0, sqrt(2/(k*k*C_out))), BN 1/0, Linear N(0, 0.01) with bias 0.
+    /// </summary>
+    /// <param name="name">Module name.</param>
+    /// <param name="groups">The network's groups (t, c, n, s).</param>
+    /// <param name="lastChannels">Width every extractor ends with.</param>
+    /// <param name="outputCount">Outputs of every branch: K*M.</param>
+    /// <param name="group">Builds one group from its input width (the network's own block type).</param>
+    /// <param name="lastUnit">Builds the final 1x1 unit from its input width.</param>
+    internal static AuxiliaryClassifier CreateAuxiliaryBranches(
+        string name,
+        IReadOnlyList<(int Expansion, int Channels, int Blocks, int Stride)> groups,
+        int lastChannels,
+        int outputCount,
+        Func<int, (int Expansion, int Channels, int Blocks, int Stride), nn.Module<Tensor, Tensor>> group,
+        Func<int, nn.Module<Tensor, Tensor>> lastUnit)
+    {
+        nn.Module<Tensor, Tensor> Extractor(int inChannels, params (int Expansion, int Channels, int Blocks, int Stride)[] replicated)
+        {
+            var modules = new List<nn.Module<Tensor, Tensor>>(replicated.Length + 1);
+            var channels = inChannels;
+            foreach (var g in replicated)
+            {
+                modules.Add(group(channels, g));
+                channels = g.Channels;
+            }
+
+            modules.Add(lastUnit(channels));
+            return nn.Sequential(modules);
+        }
+
         nn.Module<Tensor, Tensor>[] extractors =
         [
-            Extractor(groups[1].Channels, [groups[2], groups[3], groups[4], groups[5], groups[6]]),
-            Extractor(groups[2].Channels, [groups[3], groups[4], groups[5], groups[6]]),
-            Extractor(groups[4].Channels, [groups[5], groups[6]]),
-            Extractor(groups[6].Channels, [group5AtStride1, groups[6]]),
+            Extractor(groups[1].Channels, groups[2], groups[3], groups[4], groups[5], groups[6]),
+            Extractor(groups[2].Channels, groups[3], groups[4], groups[5], groups[6]),
+            Extractor(groups[4].Channels, groups[5], groups[6]),
+            Extractor(groups[6].Channels, groups[5] with { Stride = 1 }, groups[6]),
         ];
-        var auxiliary = new AuxiliaryClassifier(
-            "MobileNetV2AuxiliaryClassifier", extractors, norms: null, featureSize: LastChannels, outputCount: classCount * rotationCount);
-
-        // Reference aux init: as the backbone.
+        var auxiliary = new AuxiliaryClassifier(name, extractors, norms: null, featureSize: lastChannels, outputCount: outputCount);
         NetworkInitialization.KaimingNormalConvolutions(auxiliary);
         NetworkInitialization.ResetBatchNorms(auxiliary);
         NetworkInitialization.NormalLinears(auxiliary, std: 0.01);
-
-        return new BranchedClassifierNetwork(architecture, backbone, auxiliary, inputChannels, classCount, rotationCount);
+        return auxiliary;
     }
 
     /// <summary>Conv (no bias, padding k/2) + BN + ReLU as a sequence named 0, 1, 2 (the reference's conv_bn / conv_1x1_bn).</summary>
@@ -89,18 +123,4 @@ internal static class MobileNetV2
             nn.BatchNorm2d(outChannels),
             nn.ReLU(inplace: true));
 
-    /// <summary>An auxiliary extractor: the given groups from <paramref name="inChannels"/>, then 1x1 conv to 1280 + BN + ReLU.</summary>
-    private static Sequential Extractor(int inChannels, IReadOnlyList<(int Expansion, int Channels, int Blocks, int Stride)> groups)
-    {
-        var modules = new List<nn.Module<Tensor, Tensor>>(groups.Count + 1);
-        var channels = inChannels;
-        foreach (var (expansion, width, blocks, stride) in groups)
-        {
-            modules.Add(InvertedResidualBlock.Group(channels, expansion, width, blocks, stride));
-            channels = width;
-        }
-
-        modules.Add(ConvolutionUnit(channels, LastChannels, kernelSize: 1, stride: 1));
-        return nn.Sequential(modules);
-    }
 }
