@@ -13,8 +13,9 @@ namespace Microsoft.ML.Distillation.Samples;
 /// (Fashion-MNIST from a folder, the training file's first rows for training, the test file's first rows for validation), run twice:
 /// as one <see cref="StudentSweep"/> (the teacher loaded once, SSKD's head trained once for every SSKD student), and as the loop a user
 /// writes by hand (each candidate distilled from the teacher's path: a fresh teacher each time, so each SSKD student trains its own
-/// head). Prints both wall times, checks that the two give the same validation accuracies (training is deterministic), and writes the
-/// sweep's table and plot.
+/// head). Both measure every student's cost (the sweep times latency once per architecture, the loop for every student, as a loop
+/// calling MeasureCost does). Prints both wall times, checks that the two give the same validation accuracies to within one image
+/// (training is deterministic; the two evaluate with different batching), and writes the sweep's table and plot.
 /// </summary>
 /// <remarks>
 /// <c>dotnet run -c Release --project src/Samples -- sweep-benchmark --data /usr/share/datasets/fashion-mnist --teacher-model
@@ -122,6 +123,7 @@ public static class SweepBenchmark
             using var teacher = ml.Distillation.LoadModel(teacherPath, ComputeDevice.Cpu);
             using var student = ml.Distillation.Distill(teacher, options).Fit(train);
             double accuracy = ml.MulticlassClassification.Evaluate(student.Transform(validation)).MicroAccuracy;
+            _ = student.MeasureCost(new CostMeasurementOptions { BatchSize = 32 }); // the sweep measures every trial too
             looped.Add((options.GetType().Name, options.Architecture, accuracy, trialClock.Elapsed.TotalSeconds));
             Console.WriteLine(FormattableString.Invariant($"  loop: {options.GetType().Name} {options.Architecture}: {accuracy:P2}, {trialClock.Elapsed.TotalSeconds:F0} s"));
         }
@@ -142,7 +144,8 @@ public static class SweepBenchmark
         for (int i = 0; i < looped.Count; i++)
         {
             var trial = result.Trials[i];
-            if (trial.ValidationAccuracy is not double a || Math.Abs(a - looped[i].Accuracy) > 1e-9)
+            // Within one image: the sweep's accuracy is the engine's validation pass, the loop's ML.NET's Evaluate (other batching).
+            if (trial.ValidationAccuracy is not double a || Math.Abs(a - looped[i].Accuracy) > 1.5 / validationRows)
             {
                 mismatches++;
                 Console.WriteLine(FormattableString.Invariant($"MISMATCH trial {i} {trial.Method} {trial.Architecture}: sweep {trial.ValidationAccuracy:P2}, loop {looped[i].Accuracy:P2}"));

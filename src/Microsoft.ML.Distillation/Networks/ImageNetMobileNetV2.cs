@@ -26,6 +26,11 @@ namespace Microsoft.ML.Distillation.Networks;
 /// 1x1 conv to 1280 + BN + ReLU6, GAP and Linear(1280, K*M). Branch <c>l</c> holds its groups as children <c>0..G-1</c> and
 /// the final unit as child G. Branches are initialised as the backbone.
 /// </para>
+/// <para>
+/// The dropout before the head acts whenever the backbone is in training mode; when only the head and branches train
+/// (<see cref="TeacherTrainingMode.FrozenBackbone"/>) the backbone stays in eval mode and the dropout with it, where torchvision's
+/// usual fine-tuning would keep it.
+/// </para>
 /// </remarks>
 internal static class ImageNetMobileNetV2
 {

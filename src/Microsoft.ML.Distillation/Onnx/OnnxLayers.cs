@@ -249,11 +249,11 @@ internal static class OnnxLayers
                 case BatchNorm2d norm2d:
                     x = BatchNormalization(graph, x, norm2d, path);
                     break;
-                case ReLU:
-                    x = Relu(graph, x, path);
-                    break;
                 case ReLU6:
                     x = Relu6(graph, x, path);
+                    break;
+                case ReLU:
+                    x = Relu(graph, x, path);
                     break;
                 case FoldableSequential or TorchSharp.Modules.Sequential:
                     x = Sequential(graph, x, child, path);

@@ -34,7 +34,7 @@ internal static class ChannelsLast
     public static void ApplyPermanently(nn.Module network) => Relayout(network, toChannelsLast: true);
 
     /// <summary>
-    /// Puts the parameters of <paramref name="network"/> that are in channels-last strides back in the standard layout until the
+    /// Puts the 4-D parameters of <paramref name="network"/> that have channels-last strides back in the standard layout until the
     /// returned object is disposed, which puts those (and only those) in channels-last again: for writers that need contiguous
     /// tensors (a checkpoint in the middle of training).
     /// </summary>
@@ -44,7 +44,7 @@ internal static class ChannelsLast
         using var noGrad = no_grad();
         foreach (var parameter in network.parameters())
         {
-            if (parameter.dim() != 4 || parameter.is_contiguous())
+            if (parameter.dim() != 4 || parameter.is_contiguous() || !HasChannelsLastStrides(parameter))
                 continue;
             using var scope = NewDisposeScope();
             parameter.set_(parameter.contiguous());
@@ -52,6 +52,14 @@ internal static class ChannelsLast
         }
 
         return new ChannelsLastAgain(relaid);
+    }
+
+    /// <summary>Whether a 4-D tensor [N, C, H, W] has the strides <see cref="Of"/> gives: [C·H·W, 1, W·C, C].</summary>
+    private static bool HasChannelsLastStrides(Tensor tensor)
+    {
+        long channels = tensor.shape[1], height = tensor.shape[2], width = tensor.shape[3];
+        long[] expected = [channels * height * width, 1, width * channels, channels];
+        return tensor.stride().SequenceEqual(expected);
     }
 
     /// <summary>

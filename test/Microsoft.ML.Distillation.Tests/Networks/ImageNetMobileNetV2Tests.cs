@@ -113,6 +113,9 @@ public sealed class ImageNetMobileNetV2Tests
         }
 
         Assert.AreEqual(6.0, pooled.max().item<float>(), 1e-6, "the last unit's ReLU6 caps at 6");
+        var activations = backbone.modules().Where(m => m is TorchSharp.Modules.ReLU or TorchSharp.Modules.ReLU6).ToList();
+        Assert.HasCount(1 + 2 * 16 + 1 + 1, activations, "stem, two in each of the 16 expanding blocks, one in the first block, the last unit");
+        Assert.IsTrue(activations.All(m => m is TorchSharp.Modules.ReLU6), "every activation is ReLU6, none a plain ReLU");
         Assert.IsGreaterThanOrEqualTo(0.0f, pooled.min().item<float>());
         Assert.IsTrue(TensorAssert.Same(first, second), "eval: no dropout, the same logits twice");
 
@@ -125,6 +128,47 @@ public sealed class ImageNetMobileNetV2Tests
         }
 
         Assert.IsFalse(TensorAssert.Same(trainFirst, trainSecond), "training: dropout before the head draws a new mask each call");
+    }
+
+    /// <summary>
+    /// The ONNX file against TorchSharp where ReLU6 matters: every batch norm's bias at 3 drives many activations past 6, so an
+    /// export that wrote a plain ReLU (or none) would give other logits.
+    /// </summary>
+    [TestMethod]
+    public void OnnxExport_WithActivationsFarAboveSix_GivesTorchSharpsLogits()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(6);
+        using var network = NetworkRegistry.Create(Name, 3, Classes);
+        using (no_grad())
+        {
+            foreach (var norm in network.Backbone.modules().OfType<TorchSharp.Modules.BatchNorm2d>())
+                norm.bias!.fill_(3.0);
+        }
+
+        network.eval();
+        var backbone = ((BranchedClassifierNetwork)network).TappedBackbone;
+        var input = randn(2, 3, 64, 64);
+        Tensor expected, pooled;
+        using (no_grad())
+        {
+            var output = backbone.ForwardWithTaps(input);
+            expected = output.Logits;
+            pooled = output.PooledMap;
+        }
+
+        double saturated = pooled.eq(6.0f).to_type(ScalarType.Float64).mean().item<double>();
+        Assert.IsGreaterThan(0.05, saturated, $"only {saturated:P1} of the last unit's activations at the cap: ReLU6 would not be tested");
+        using var stream = new MemoryStream();
+        Microsoft.ML.Distillation.Onnx.OnnxExporter.ForNetwork(network, new ImageShape(3, 64, 64)).WriteTo(stream);
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(stream.ToArray());
+        var onnxInput = new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(input.data<float>().ToArray(), [2, 3, 64, 64]);
+        using var results = session.Run([Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("input", onnxInput)]);
+        float[] actual = [.. results.Single(r => r.Name == "logits").AsEnumerable<float>()];
+        float[] wanted = expected.data<float>().ToArray();
+        double scale = wanted.Max(Math.Abs), difference = wanted.Zip(actual, (a, b) => (double)Math.Abs(a - b)).Max();
+        Assert.IsGreaterThan(0.1, scale, "logits large enough to compare");
+        Assert.IsLessThan(1e-4 * scale, difference, $"largest logit difference {difference:E2} (logits up to {scale:F2})");
     }
 
     [TestMethod]

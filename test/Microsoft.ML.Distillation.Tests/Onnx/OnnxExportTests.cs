@@ -53,7 +53,7 @@ public sealed class OnnxExportTests
     public void ExportedNetwork_MatchesTorchSharp_On1x28x28_AtBatch1And7(string architecture)
         => AssertOnnxMatchesTorch(architecture, channels: 1, size: 28);
 
-    /// <summary>The ImageNet layouts at their native size: 7x7 stem, max pooling with padding, layer4 at 7x7; MobileNetV2's ReLU6 (Clip).</summary>
+    /// <summary>The ImageNet layouts at their native size: 7x7 stem, max pooling with padding, layer4 at 7x7; MobileNetV2's ReLU6 (written as Relu(x) - Relu(x - 6)).</summary>
     [TestMethod]
     [DataRow("resnet18")]
     [DataRow("resnet50_imagenet")]
