@@ -18,7 +18,11 @@ public sealed class OnlineExampleTests
 
         var peers = lines.Where(l => l.StartsWith("peer ", StringComparison.Ordinal)).ToArray();
         Assert.HasCount(2, peers, string.Join(" | ", lines));
-        Assert.IsTrue(selected is 0 or 1);
+        // The returned peer is the one with the best validation accuracy (printed rounded to 0.01 %, which keeps the order).
+        double[] printed = [.. peers.Select(l => double.Parse(
+            System.Text.RegularExpressions.Regex.Match(l, @"validation accuracy ([0-9.]+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))];
+        Assert.IsTrue(selected is 0 or 1, $"selected {selected}");
+        Assert.IsGreaterThanOrEqualTo(printed[1 - selected], printed[selected], $"peer {selected} was returned: {string.Join(" | ", peers)}");
         Assert.IsGreaterThan(0.2, metrics.MicroAccuracy, $"10 classes: chance is 0.10, got {metrics.MicroAccuracy:P1}");
     }
 }
