@@ -181,12 +181,18 @@ internal sealed class TrainingEngine
             firstEpoch = resume.Manifest.EpochsCompleted;
         }
 
+        // Every parameter group trains at the scheduled rate times its own factor.
+        void SetLearningRate(double rate)
+        {
+            int groupIndex = 0;
+            foreach (var group in optimizer.ParamGroups)
+                group.LearningRate = rate * learningRateFactors[groupIndex++];
+        }
+
         for (int epoch = firstEpoch; epoch < settings.Epochs; epoch++)
         {
             double lr = settings.Schedule.At(epoch);
-            int groupIndex = 0;
-            foreach (var group in optimizer.ParamGroups)
-                group.LearningRate = lr * learningRateFactors[groupIndex++];
+            SetLearningRate(lr);
             SetTrainingModes(student, settings.Trainable);
             lossModule?.train();
 
@@ -202,12 +208,7 @@ internal sealed class TrainingEngine
                 {
                     settings.CancellationToken.ThrowIfCancellationRequested();
                     if (epoch < settings.Schedule.WarmupEpochs)
-                    {
-                        double warm = settings.Schedule.At(epoch, batchIndex, sampler.BatchCount);
-                        int warmGroup = 0;
-                        foreach (var group in optimizer.ParamGroups)
-                            group.LearningRate = warm * learningRateFactors[warmGroup++];
-                    }
+                        SetLearningRate(settings.Schedule.At(epoch, batchIndex, sampler.BatchCount));
                     if (settings.ReleaseMemoryEachStep)
                         NativeHeap.Trim(); // the previous step's memory is free now; see NativeHeap
                     long stepStart = Stopwatch.GetTimestamp();
