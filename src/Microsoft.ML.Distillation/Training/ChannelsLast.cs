@@ -26,12 +26,13 @@ internal static class ChannelsLast
     /// </summary>
     public static IDisposable Apply(nn.Module network)
     {
-        Relayout(network, toChannelsLast: true);
-        return new Restorer(network);
+        var weights = FourDimensional(network);
+        Relayout(weights, toChannelsLast: true);
+        return new RelayoutOnDispose(weights, toChannelsLast: false);
     }
 
     /// <summary>Channels-last strides for every 4-D parameter, in place (for private copies that are never restored).</summary>
-    public static void ApplyPermanently(nn.Module network) => Relayout(network, toChannelsLast: true);
+    public static void ApplyPermanently(nn.Module network) => Relayout(FourDimensional(network), toChannelsLast: true);
 
     /// <summary>
     /// Puts the 4-D parameters of <paramref name="network"/> that have channels-last strides back in the standard layout until the
@@ -40,18 +41,9 @@ internal static class ChannelsLast
     /// </summary>
     public static IDisposable Standard(nn.Module network)
     {
-        var relaid = new List<Tensor>();
-        using var noGrad = no_grad();
-        foreach (var parameter in network.parameters())
-        {
-            if (parameter.dim() != 4 || parameter.is_contiguous() || !HasChannelsLastStrides(parameter))
-                continue;
-            using var scope = NewDisposeScope();
-            parameter.set_(parameter.contiguous());
-            relaid.Add(parameter);
-        }
-
-        return new ChannelsLastAgain(relaid);
+        var channelsLast = FourDimensional(network).Where(p => !p.is_contiguous() && HasChannelsLastStrides(p)).ToList();
+        Relayout(channelsLast, toChannelsLast: false);
+        return new RelayoutOnDispose(channelsLast, toChannelsLast: true);
     }
 
     /// <summary>Whether a 4-D tensor [N, C, H, W] has the strides <see cref="Of"/> gives: [C·H·W, 1, W·C, C].</summary>
@@ -81,35 +73,23 @@ internal static class ChannelsLast
         }
     }
 
-    private static void Relayout(nn.Module network, bool toChannelsLast)
+    /// <summary>The 4-D parameters (the convolution weights) of <paramref name="network"/>.</summary>
+    private static List<Tensor> FourDimensional(nn.Module network) => [.. network.parameters().Where(p => p.dim() == 4)];
+
+    /// <summary>Gives each parameter channels-last strides or the standard layout, in place (same tensor, same values).</summary>
+    private static void Relayout(IEnumerable<Tensor> parameters, bool toChannelsLast)
     {
         using var noGrad = no_grad();
-        foreach (var parameter in network.parameters())
+        foreach (var parameter in parameters)
         {
-            if (parameter.dim() != 4)
-                continue;
             using var scope = NewDisposeScope();
             var laidOut = toChannelsLast ? Of(parameter) : parameter.contiguous();
             parameter.set_(laidOut);
         }
     }
 
-    private sealed class ChannelsLastAgain(List<Tensor> parameters) : IDisposable
-    {
-        public void Dispose()
-        {
-            using var noGrad = no_grad();
-            foreach (var parameter in parameters)
-            {
-                using var scope = NewDisposeScope();
-                parameter.set_(Of(parameter));
-            }
-
-            parameters.Clear();
-        }
-    }
-
-    private sealed class Restorer(nn.Module network) : IDisposable
+    /// <summary>Re-lays out the given parameters once, when disposed.</summary>
+    private sealed class RelayoutOnDispose(List<Tensor> parameters, bool toChannelsLast) : IDisposable
     {
         private bool _done;
 
@@ -118,7 +98,7 @@ internal static class ChannelsLast
             if (_done)
                 return;
             _done = true;
-            Relayout(network, toChannelsLast: false);
+            Relayout(parameters, toChannelsLast);
         }
     }
 }
