@@ -76,4 +76,17 @@ public static class FashionMnist
             throw new InvalidDataException($"'{path}' is truncated: {data.Length - header} bytes of data, {total} expected.");
         return data.AsSpan(header, (int)total).ToArray();
     }
+
+    /// <summary>
+    /// The fidelity protocol's data: the training file's first <paramref name="trainRows"/> images and the test file's first
+    /// <paramref name="testRows"/>, labels mapped to keys by value (the order the fidelity teacher file was trained with, which every
+    /// student distilled from it must share), both cached.
+    /// </summary>
+    public static (IDataView Train, IDataView Test) LoadKeyedByValue(MLContext mlContext, string folder, int trainRows, int testRows)
+    {
+        var trainRaw = Load(mlContext, folder, "train", trainRows);
+        var testRaw = Load(mlContext, folder, "t10k", testRows);
+        var keys = mlContext.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(trainRaw);
+        return (mlContext.Data.Cache(keys.Transform(trainRaw)), mlContext.Data.Cache(keys.Transform(testRaw)));
+    }
 }

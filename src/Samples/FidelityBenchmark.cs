@@ -56,11 +56,7 @@ internal static class FidelityBenchmark
         }
 
         var ml = new MLContext(seed: seeds[0]);
-        var trainRaw = FashionMnist.Load(ml, o["--data"], "train", Int("--train-rows"));
-        var testRaw = FashionMnist.Load(ml, o["--data"], "t10k", Int("--test-rows"));
-        var keys = ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(trainRaw);
-        var train = ml.Data.Cache(keys.Transform(trainRaw));
-        var test = ml.Data.Cache(keys.Transform(testRaw));
+        var (train, test) = FashionMnist.LoadKeyedByValue(ml, o["--data"], Int("--train-rows"), Int("--test-rows"));
         Console.WriteLine($"Fashion-MNIST ({o["--data"]}): {Int("--train-rows")} train, {Int("--test-rows")} test; threads {Environment.ProcessorCount}.");
         Console.WriteLine(command);
 

@@ -4,7 +4,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
-using Microsoft.ML.Transforms;
 
 namespace Microsoft.ML.Distillation.Samples;
 
@@ -57,12 +56,7 @@ public static class SweepBenchmark
         int epochs, int headEpochs, int trainRows, int validationRows, int batchSize, double learningRate, string outputFolder, string arguments)
     {
         var ml = new MLContext(seed: 1);
-        var trainRaw = FashionMnist.Load(ml, dataFolder, "train", trainRows);
-        var validationRaw = FashionMnist.Load(ml, dataFolder, "t10k", validationRows);
-        // Key order by value, as the fidelity benchmark that trained the teacher file.
-        var keys = ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(trainRaw);
-        var train = ml.Data.Cache(keys.Transform(trainRaw));
-        var validation = ml.Data.Cache(keys.Transform(validationRaw));
+        var (train, validation) = FashionMnist.LoadKeyedByValue(ml, dataFolder, trainRows, validationRows);
 
         StudentOptions Candidate(string method, string architecture)
         {
