@@ -277,15 +277,28 @@ public sealed class StudentSweep : IDisposable
 
         var options = (StudentOptions)trial.Options.ShallowCopy();
         bool full = epochs == options.Epochs;
+        string? checkpoints = folder is null ? null : Path.Combine(folder, TrialFolder(trial.Index), "checkpoints");
+        if (!full && checkpoints is not null && RungCheckpointAccuracy(checkpoints, trial.Method, epochs) is double atRung)
+        {
+            // The process stopped after the rung's checkpoint but before its record: the rung is done, resuming would train past it.
+            progress.Skip(trial.Method, epochs - trainedBefore);
+            trial.EpochsTrained = epochs;
+            trial.ValidationAccuracy = atRung;
+            trial.Reason = null;
+            store?.Record(trial, epochs, atRung);
+            store?.Save(null);
+            return atRung;
+        }
+
         using var rung = CancellationTokenSource.CreateLinkedTokenSource(_options.CancellationToken);
         double? lastAccuracy = null;
         var userCallback = options.MetricsCallback;
         options.ValidationSet = _options.ValidationSet;
         options.Seed ??= _options.Seed;
         options.CancellationToken = rung.Token;
-        if (folder is not null)
+        if (checkpoints is not null)
         {
-            options.CheckpointDirectory = Path.Combine(folder, TrialFolder(trial.Index), "checkpoints");
+            options.CheckpointDirectory = checkpoints;
             options.Resume = true;
         }
 
@@ -336,6 +349,19 @@ public sealed class StudentSweep : IDisposable
         store?.Record(trial, epochs, lastAccuracy ?? double.NaN);
         store?.Save(null);
         return lastAccuracy ?? double.NaN;
+    }
+
+    /// <summary>
+    /// The validation accuracy in the trial's newest checkpoint when that checkpoint ends exactly at the rung's <paramref name="epochs"/>;
+    /// null otherwise (no checkpoint, another epoch, or one written before checkpoints carried the accuracy).
+    /// </summary>
+    private static double? RungCheckpointAccuracy(string directory, string phase, int epochs)
+    {
+        string? newest = new CheckpointStore(directory, phase, keep: 1).List().FirstOrDefault();
+        if (newest is null)
+            return null;
+        var manifest = CheckpointStore.ReadManifest(newest);
+        return manifest.EpochsCompleted == epochs ? manifest.ValidationAccuracy : null;
     }
 
     /// <summary>Sub-folder of the output folder where the teacher's pre-stages (SSKD's head, MGD's branches) are kept across processes.</summary>

@@ -22,6 +22,7 @@ namespace Microsoft.ML.Distillation.Training;
 /// seed              the seed the training ran with (a resume uses it, whatever the options say)
 /// trainRows, batchSize   must match on resume: the data order depends on them
 /// normalizationMean/Std  the per-channel normalisation in use
+/// validationAccuracy     accuracy on the validation set after this epoch (absent without one; optional on reading)
 /// </code>
 /// Zip entries: <c>checkpoint.json</c>, <c>network.bin</c> (TorchSharp state dict of the whole network, auxiliary branches
 /// included) and <c>optimizer.bin</c> (SGD state: momentum buffers). The learning rate is not stored: it is a function of the epoch.
@@ -45,6 +46,12 @@ internal sealed class CheckpointManifest
     [JsonPropertyName("batchSize")] public int BatchSize { get; set; }
     [JsonPropertyName("normalizationMean")] public float[] NormalizationMean { get; set; } = Array.Empty<float>();
     [JsonPropertyName("normalizationStd")] public float[] NormalizationStd { get; set; } = Array.Empty<float>();
+
+    /// <summary>
+    /// Accuracy on the validation set after the checkpoint's epoch; null without a validation set, and in checkpoints written before
+    /// this field existed. A sweep reads it to finish a rung whose checkpoint was written but whose result was not recorded.
+    /// </summary>
+    [JsonPropertyName("validationAccuracy")] public double? ValidationAccuracy { get; set; }
 }
 
 /// <summary>

@@ -279,7 +279,7 @@ internal sealed class TrainingEngine
                     loss.EpochDiagnostics());
                 history.Add(metrics);
                 if (settings.Checkpoints is { } store)
-                    store.Save(CheckpointManifestFor(student, train, normalization, settings, epoch + 1), student, optimizer, lossModule);
+                    store.Save(CheckpointManifestFor(student, train, normalization, settings, epoch + 1, validationAccuracy), student, optimizer, lossModule);
                 _channel.Info(MessageSensitivity.None, metrics.ToString());
                 _callback?.Invoke(metrics);
             }
@@ -299,7 +299,7 @@ internal sealed class TrainingEngine
     }
 
     private static CheckpointManifest CheckpointManifestFor(ClassifierNetwork network, ImageTensorDataset train, ChannelNormalization normalization,
-        TrainingSettings settings, int epochsCompleted) => new()
+        TrainingSettings settings, int epochsCompleted, double? validationAccuracy) => new()
     {
         Phase = settings.Phase,
         Architecture = network.Architecture,
@@ -313,6 +313,7 @@ internal sealed class TrainingEngine
         BatchSize = settings.BatchSize,
         NormalizationMean = normalization.Mean.ToArray(),
         NormalizationStd = normalization.Std.ToArray(),
+        ValidationAccuracy = validationAccuracy,
     };
 
     /// <summary>Stream number of the augmentation's per-epoch random source in <see cref="SeedDerivation"/>.</summary>

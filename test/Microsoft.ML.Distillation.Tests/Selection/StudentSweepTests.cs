@@ -152,6 +152,36 @@ public sealed class StudentSweepTests
         foreach (var (name, tensor) in completed.Model!.Model.Network.state_dict())
             Assert.IsTrue(TensorAssert.Same(expected[name], tensor), $"'{name}': stopped at epoch 1 and continued differs from 3 epochs straight");
 
+        // Stopped between trial 0's rung checkpoint and the sweep's record of it (the user's token is cancelled from the progress report
+        // of that epoch, which follows the checkpoint): the resumed sweep takes the rung from the checkpoint instead of training past it.
+        string folder = Directory.CreateTempSubdirectory("distill-sh-").FullName;
+        try
+        {
+            options.OutputFolder = folder;
+            using var cts = new CancellationTokenSource();
+            options.CancellationToken = cts.Token;
+            options.ProgressCallback = p => { if (p.Trial == 0 && p.Epoch == 1) cts.Cancel(); };
+            Assert.ThrowsExactly<OperationCanceledException>(() => ml.Distillation.CreateStudentSweep(SharedTeacher.Teacher, options).Run(train));
+            var resumedProgress = new List<SweepProgress>();
+            options.CancellationToken = default;
+            options.ProgressCallback = resumedProgress.Add;
+            using var resumed = ml.Distillation.CreateStudentSweep(SharedTeacher.Teacher, options).Run(train);
+
+            for (int i = 0; i < result.Trials.Count; i++)
+            {
+                Assert.AreEqual(result.Trials[i].Status, resumed.Trials[i].Status, $"trial {i}");
+                Assert.AreEqual(result.Trials[i].EpochsTrained, resumed.Trials[i].EpochsTrained, $"trial {i}");
+                Assert.AreEqual(result.Trials[i].ValidationAccuracy, resumed.Trials[i].ValidationAccuracy, $"trial {i}: accuracy at its last epoch");
+            }
+            var trial0Epochs = resumedProgress.Where(p => p.Trial == 0 && p.Epoch > 0).Select(p => p.Epoch).ToArray();
+            CollectionAssert.AreEqual(result.Trials[0].Status == SweepTrialStatus.Completed ? new[] { 2, 3 } : Array.Empty<int>(), trial0Epochs,
+                "trial 0 trains no epoch for its rung again; only a winner continues, from epoch 2");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
         var mixed = new StudentSweepOptions { Candidates = [Small(new KdOptions(), epochs: 2), Small(new KdOptions(), epochs: 3)], ValidationSet = validation, Strategy = SweepStrategy.SuccessiveHalving };
         var e = Assert.ThrowsExactly<ArgumentException>(() => ml.Distillation.CreateStudentSweep(SharedTeacher.Teacher, mixed));
         StringAssert.Contains(e.Message, "same Epochs");
