@@ -212,6 +212,7 @@ def main():
     p.add_argument("--negatives", type=int, default=16384)
     p.add_argument("--methods", default="baseline,crd")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--teacher-cache", default="", help="load the teacher's weights from this file when it exists, else train and save them there")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     x, y = load(a.data, "train", a.train_rows)
@@ -220,9 +221,18 @@ def main():
     say = lambda s: print(s, flush=True)
     say(f"torch {torch.__version__}, {a.threads} threads; Fashion-MNIST {len(y)} train, {len(yt)} test; command: "
         f"/usr/bin/python3 eng/crd-reference.py --train-rows {a.train_rows} --test-rows {a.test_rows} --epochs {a.epochs} "
-        f"--teacher-epochs {a.teacher_epochs} --seeds {a.seeds} --negatives {a.negatives} --methods {a.methods} --threads {a.threads}")
+        f"--teacher-epochs {a.teacher_epochs} --seeds {a.seeds} --negatives {a.negatives} --methods {a.methods} --threads {a.threads}"
+        + (f" --teacher-cache {a.teacher_cache}" if a.teacher_cache else ""))
     started = time.perf_counter()
-    teacher = train(Wrn16x2(), x, y, a.teacher_epochs, 1, mean, std, log=say).eval()
+    if a.teacher_cache and os.path.exists(a.teacher_cache):
+        teacher = Wrn16x2()
+        teacher.load_state_dict(torch.load(a.teacher_cache))
+        teacher.eval()
+        say(f"teacher loaded from {a.teacher_cache}")
+    else:
+        teacher = train(Wrn16x2(), x, y, a.teacher_epochs, 1, mean, std, log=say).eval()
+        if a.teacher_cache:
+            torch.save(teacher.state_dict(), a.teacher_cache)
     say(f"teacher wrn16_2 (plain CE), seed 1: test accuracy {accuracy(teacher, xt, yt, mean, std):.4f}, {time.perf_counter() - started:.0f} s")
     results = {}
     for seed in [int(s) for s in a.seeds.split(",")]:
