@@ -95,6 +95,9 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                   help="bfloat16: the forward passes under torch.autocast('cpu', bfloat16) (convolutions and matrix products in bfloat16, "
+                        "fp32 weights, optimiser and losses), PyTorch's own mixed precision, to size issue 19 item 2")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -107,14 +110,19 @@ def main():
         x = torch.randn(a.batch_size, 3, 32, 32)
         y = torch.randint(0, CLASSES, (a.batch_size,))
         start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bfloat16"):
+            if hsakd:
+                views = rotated(x)
+                with torch.no_grad():
+                    t_logits, t_aux = teacher(views, detach_taps=True)
+                s_logits, s_aux = student(views)
+            else:
+                s_logits, s_aux = student(x)
+        s_logits, s_aux = s_logits.float(), [s.float() for s in s_aux]
         if hsakd:
-            views = rotated(x)
-            with torch.no_grad():
-                t_logits, t_aux = teacher(views, detach_taps=True)
-            s_logits, s_aux = student(views)
+            t_logits, t_aux = t_logits.float(), [t.float() for t in t_aux]
             loss = F.cross_entropy(s_logits[0::ROTATIONS], y) + sum(kl(s, t, 3.0) for s, t in zip(s_aux, t_aux)) + kl(s_logits, t_logits, 3.0)
         else:
-            s_logits, _ = student(x)
             loss = F.cross_entropy(s_logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -124,7 +132,7 @@ def main():
             rates.append(a.batch_size / seconds)
     count = lambda m: sum(t.numel() for t in m.parameters()) if m is not None else 0
     print("RESULT " + json.dumps({"scenario": a.scenario, "images_per_second": statistics.median(rates), "steps": a.steps,
-                                  "threads": a.threads, "torch": torch.__version__,
+                                  "threads": a.threads, "precision": a.precision, "torch": torch.__version__,
                                   "student_parameters": count(student), "teacher_parameters": count(teacher)}), flush=True)
 
 

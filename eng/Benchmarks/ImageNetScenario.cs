@@ -47,7 +47,7 @@ internal static class ImageNetScenario
             Phase = Name, Epochs = 1, BatchSize = batch, Schedule = new LearningRateSchedule(0.1, Array.Empty<int>(), 0.1),
             Momentum = 0.9, Nesterov = false, WeightDecay = 1e-4, Seed = 1, Device = CPU, RandomCropPadding = 4, HorizontalFlip = true,
             ReleaseMemoryEachStep = o.ReleaseMemory, FoldTeacherBatchNorms = o.FoldTeacher, ChannelsLast = o.ChannelsLast,
-            StepObserver = timings.Add,
+            MixedPrecision = o.StudentBFloat16Mixed, StepObserver = timings.Add,
         };
         var env = new MLContext(seed: 1);
         using var channel = ((IHostEnvironment)env).Register("bench").Start("bench");

@@ -33,6 +33,7 @@ internal sealed class BenchmarkOptions
     public bool FoldTeacher { get; private set; }
     public bool ChannelsLast { get; private set; }
     public bool TeacherBFloat16 { get; private set; }
+    public bool StudentBFloat16Mixed { get; private set; }
 
     public static BenchmarkOptions? Parse(string[] args)
     {
@@ -54,8 +55,9 @@ internal sealed class BenchmarkOptions
                 case "--fold-teacher": o.FoldTeacher = bool.Parse(v); break;
                 case "--channels-last": o.ChannelsLast = bool.Parse(v); break;
                 case "--teacher-bf16": o.TeacherBFloat16 = bool.Parse(v); break;
+                case "--bf16-mixed": o.StudentBFloat16Mixed = bool.Parse(v); break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --batch-size-224 --threads --release-memory --fold-teacher --channels-last --teacher-bf16 --write --scenario");
+                    Console.Error.WriteLine($"unknown option {args[i]}; options: --steps --warmup --batch-size --batch-size-224 --threads --release-memory --fold-teacher --channels-last --teacher-bf16 --bf16-mixed --write --scenario");
                     return null;
             }
         }
@@ -64,13 +66,13 @@ internal sealed class BenchmarkOptions
 
     public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --batch-size-224 {BatchSize224} --threads {Threads}"
         + (ReleaseMemory ? "" : " --release-memory false") + (FoldTeacher ? " --fold-teacher true" : "")
-        + (ChannelsLast ? " --channels-last true" : "") + (TeacherBFloat16 ? " --teacher-bf16 true" : "");
+        + (ChannelsLast ? " --channels-last true" : "") + (TeacherBFloat16 ? " --teacher-bf16 true" : "") + (StudentBFloat16Mixed ? " --bf16-mixed true" : "");
 
     public IEnumerable<string> ChildArguments(string scenario)
         => new[] { "throughput", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--warmup", Warmup.ToString(CultureInfo.InvariantCulture),
             "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--batch-size-224", BatchSize224.ToString(CultureInfo.InvariantCulture),
             "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--release-memory", ReleaseMemory.ToString(), "--fold-teacher", FoldTeacher.ToString(), "--channels-last", ChannelsLast.ToString(), "--teacher-bf16", TeacherBFloat16.ToString(),
-            "--scenario", scenario };
+            "--bf16-mixed", StudentBFloat16Mixed.ToString(), "--scenario", scenario };
 }
 
 /// <summary>What one scenario measured.</summary>
@@ -272,6 +274,7 @@ internal static class Scenarios
             FoldTeacherBatchNorms = o.FoldTeacher,
             ChannelsLast = o.ChannelsLast,
             TeacherInBFloat16 = o.TeacherBFloat16,
+            MixedPrecision = o.StudentBFloat16Mixed,
             StepObserver = t =>
             {
                 timings.Add(t);

@@ -115,6 +115,7 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
                 ReleaseMemoryEachStep = Options.ReleaseMemoryEachStep,
                 ChannelsLast = Options.ChannelsLast && device.type == DeviceType.CPU,
                 TeacherInBFloat16 = TeacherInBFloat16(device, channel),
+                MixedPrecision = MixedPrecision(device, channel),
             };
             var engine = new TrainingEngine(channel, Options.MetricsCallback);
             loss = PrepareLoss(loss, new LossPreparation(network, train, normalization, settings, channel));
@@ -180,6 +181,21 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
     /// <see cref="CreateNetwork"/>. Null: one rate.
     /// </summary>
     private protected virtual IReadOnlyDictionary<string, double>? ParameterLearningRateFactors => null;
+
+    /// <summary>
+    /// Whether the network trains in bfloat16 mixed precision on <paramref name="device"/> (<see cref="TrainingOptions.Precision"/>): on
+    /// CUDA, and on CPUs where bfloat16 is fast; elsewhere a warning says why it trains in float32.
+    /// </summary>
+    private bool MixedPrecision(Device device, IChannel channel)
+    {
+        if (Options.Precision != TrainingPrecision.BFloat16Mixed)
+            return false;
+        if (device.type != DeviceType.CPU || Native.BFloat16Support.IsFastOnCpu(out string reason))
+            return true;
+        channel.Warning(MessageSensitivity.None,
+            $"{Phase}: Precision = BFloat16Mixed asked for, but {reason}; training runs in float32 (bfloat16 would be slower than float32 here).");
+        return false;
+    }
 
     /// <summary>Whether the frozen teacher runs in bfloat16 on <paramref name="device"/> (students' <c>TeacherPrecision</c>); false by default.</summary>
     private protected virtual bool TeacherInBFloat16(Device device, IChannel channel) => false;

@@ -43,6 +43,8 @@ internal static class OptionsValidation
             throw new ArgumentException("Resume needs CheckpointDirectory: the folder whose checkpoints to continue from.", nameof(o.CheckpointDirectory));
         if (!Enum.IsDefined(o.Device))
             throw new ArgumentOutOfRangeException(nameof(o.Device), o.Device, "Device must be Auto, Cpu or Cuda.");
+        if (!Enum.IsDefined(o.Precision))
+            throw new ArgumentOutOfRangeException(nameof(o.Precision), o.Precision, "Precision must be Float32 or BFloat16Mixed.");
         if ((o.NormalizationMean is null) != (o.NormalizationStd is null))
             throw new ArgumentException("Give both NormalizationMean and NormalizationStd, or neither (then they are computed from the training data).", o.NormalizationMean is null ? nameof(o.NormalizationMean) : nameof(o.NormalizationStd));
         if (o.NormalizationStd is { } std && std.Any(s => !(s > 0)))

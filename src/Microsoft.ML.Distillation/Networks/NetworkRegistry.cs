@@ -2,6 +2,7 @@
 
 using System.Globalization;
 using System.Text.RegularExpressions;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Distillation.Networks;
@@ -76,6 +77,30 @@ internal static partial class NetworkRegistry
 
         var entry = Resolve(architecture, out var error) ?? throw new ArgumentException(error, nameof(architecture));
         return entry.Create(inputChannels, classCount, rotationCount);
+    }
+
+    /// <summary>
+    /// A new network of <paramref name="network"/>'s architecture holding its weights and buffers (on the default device). Building it
+    /// initialises weights that are overwritten at once, so the global generator is put back where it was: a fixed-seed run draws the
+    /// same numbers whether or not it makes copies.
+    /// </summary>
+    public static ClassifierNetwork CopyOf(ClassifierNetwork network)
+    {
+        using var rngState = torch.random.get_rng_state();
+        var copy = Create(network.Architecture, network.InputChannels, network.ClassCount, network.RotationCount);
+        torch.random.set_rng_state(rngState);
+        try
+        {
+            using (torch.no_grad())
+            using (var scope = torch.NewDisposeScope())
+                copy.load_state_dict(network.state_dict());
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="paramName"/> and listing the valid names when <see cref="Create"/> would not accept the name.</summary>

@@ -117,16 +117,9 @@ internal sealed class FrozenNetwork : IDisposable
 
     private ClassifierNetwork PrivateCopy(ClassifierNetwork teacher, Device device, bool computeAuxiliary, bool fold, bool channelsLast, bool bfloat16)
     {
-        // Building the copy initialises weights that are overwritten at once; keep the global generator where it was, so that
-        // a fixed-seed run draws the same numbers with and without folding.
-        using var rngState = torch.random.get_rng_state();
-        var copy = NetworkRegistry.Create(teacher.Architecture, teacher.InputChannels, teacher.ClassCount, teacher.RotationCount);
-        torch.random.set_rng_state(rngState);
+        var copy = NetworkRegistry.CopyOf(teacher);
         try
         {
-            using (no_grad())
-            using (var scope = NewDisposeScope())
-                copy.load_state_dict(teacher.state_dict());
             copy.to(device);
             copy.eval();
             foreach (var p in copy.parameters())

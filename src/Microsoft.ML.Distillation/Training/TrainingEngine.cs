@@ -70,6 +70,9 @@ internal sealed class TrainingSettings
     /// <summary>Run the teacher as a bfloat16 inference-only copy, its outputs cast back to float32 (<see cref="FrozenNetwork"/>).</summary>
     public bool TeacherInBFloat16 { get; init; }
 
+    /// <summary>Train through a bfloat16 copy of the network with float32 master weights (<see cref="MixedPrecisionStudent"/>).</summary>
+    public bool MixedPrecision { get; init; }
+
     /// <summary>
     /// Train with channels-last (NHWC) strides for the inputs, the student's convolution weights (put back to the standard layout
     /// when training ends, also on cancellation or failure) and a private copy of the teacher; <see cref="Training.ChannelsLast"/>.
@@ -181,6 +184,13 @@ internal sealed class TrainingEngine
             firstEpoch = resume.Manifest.EpochsCompleted;
         }
 
+        // After the resume: the copy starts from the restored weights and statistics.
+        string? mixedNotUsed = null;
+        using var mixed = settings.MixedPrecision && settings.Trainable != TrainableParts.None
+            ? MixedPrecisionStudent.Create(student, device, channelsLastInputs, settings.Phase, out mixedNotUsed) : null;
+        if (mixedNotUsed is not null)
+            _channel.Warning(MessageSensitivity.None, mixedNotUsed);
+
         // Every parameter group trains at the scheduled rate times its own factor.
         void SetLearningRate(double rate)
         {
@@ -194,6 +204,8 @@ internal sealed class TrainingEngine
             double lr = settings.Schedule.At(epoch);
             SetLearningRate(lr);
             SetTrainingModes(student, settings.Trainable);
+            if (mixed is not null)
+                SetTrainingModes(mixed.Compute, settings.Trainable);
             lossModule?.train();
 
             var termSums = loss.TermNames.Select(_ => zeros(1, dtype: ScalarType.Float64, device: device)).ToArray();
@@ -230,7 +242,7 @@ internal sealed class TrainingEngine
                     var teacherOut = teacherLease?.Forward(inputs, loss.UsesTeacherFeatures);
                     student.ComputeAuxiliary = loss.UsesAuxiliaryBranches;
                     student.KeepAuxiliaryMaps = loss.UsesAuxiliaryMaps;
-                    var studentOut = student.forward(inputs);
+                    var studentOut = mixed is null ? student.forward(inputs) : mixed.Forward(inputs);
                     long lossStart = Stopwatch.GetTimestamp();
 
                     var lossBatch = new LossBatch(studentOut, teacherOut, labels, targets, rotationCount, where);
@@ -241,6 +253,7 @@ internal sealed class TrainingEngine
                     long lossEnd = Stopwatch.GetTimestamp();
                     optimizer.zero_grad();
                     result.Total.backward();
+                    mixed?.MoveGradientsToMasters();
                     optimizer.step();
                     using (no_grad())
                         loss.OnStepEnd(lossBatch);
@@ -264,6 +277,7 @@ internal sealed class TrainingEngine
 
                 if (settings.ReleaseMemoryEachStep)
                     NativeHeap.Trim();
+                mixed?.CopyBuffersToMaster();
                 var terms = new Dictionary<string, double>();
                 for (int t = 0; t < termSums.Length; t++)
                     terms[loss.TermNames[t]] = termSums[t].item<double>() / seen;
