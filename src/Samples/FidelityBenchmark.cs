@@ -32,6 +32,7 @@ internal static class FidelityBenchmark
             ["--sskd-head-epochs"] = "8",
             ["--mgd-branch-epochs"] = "8",
             ["--crd-negatives"] = "16384",
+            ["--precision"] = "Float32",
         };
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
@@ -43,6 +44,11 @@ internal static class FidelityBenchmark
             o[args[i]] = args[i + 1];
         }
         int Int(string k) => int.Parse(o[k], CultureInfo.InvariantCulture);
+        if (!Enum.TryParse(o["--precision"], ignoreCase: true, out TrainingPrecision precision) || !Enum.IsDefined(precision))
+        {
+            Console.Error.WriteLine($"--precision {o["--precision"]}: expected {string.Join(" or ", Enum.GetNames<TrainingPrecision>())} (the students' precision; the teacher trains in float32).");
+            return 2;
+        }
         double lr = double.Parse(o["--learning-rate"], CultureInfo.InvariantCulture);
         int[] seeds = o["--seeds"].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         string command = "dotnet run -c Release --project src/Samples -- fidelity " + string.Join(" ", o.Select(kv => $"{kv.Key} {kv.Value}"));
@@ -77,6 +83,8 @@ internal static class FidelityBenchmark
             options.LearningRate = lr;
             options.Seed = seed;
             options.MetricsCallback = Log;
+            if (options is StudentOptions)
+                options.Precision = precision;
             return options;
         }
 
