@@ -17,25 +17,9 @@ public sealed class BFloat16TeacherTests
 {
     private static (TrainingMetrics Metrics, List<string> Log) KdEpoch(TeacherPrecision precision)
     {
-        var ml = SharedTeacher.Ml;
-        var log = new List<string>();
-        void Collect(object? sender, LoggingEventArgs e)
-        {
-            lock (log)
-                log.Add(e.Message);
-        }
-        ml.Log += Collect;
-        try
-        {
-            var metrics = new List<TrainingMetrics>();
-            var options = new KdOptions { Architecture = "resnet8", Epochs = 1, BatchSize = 32, Seed = 3, NumberOfThreads = 2, TeacherPrecision = precision, MetricsCallback = metrics.Add };
-            ml.Distillation.Kd(SharedTeacher.Teacher, options).Fit(SharedTeacher.Pipeline.First().Transform(RealImages.Train(ml, 128)));
-            return (metrics.Single(), log);
-        }
-        finally
-        {
-            ml.Log -= Collect;
-        }
+        var (metrics, log, model) = OneEpochKd.Run(o => o.TeacherPrecision = precision);
+        model.Dispose();
+        return (metrics, log);
     }
 
     [TestMethod]
@@ -65,20 +49,12 @@ public sealed class BFloat16TeacherTests
     [TestMethod]
     public void OneDnnLimitedToAvx2_FallsBackToFloat32_WithTheReason()
     {
-        string? before = Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA");
-        Environment.SetEnvironmentVariable("ONEDNN_MAX_CPU_ISA", "AVX2");
-        try
-        {
-            var (reference, _) = KdEpoch(TeacherPrecision.Float32);
-            var (bf16, log) = KdEpoch(TeacherPrecision.BFloat16);
+        using var avx2 = new EnvironmentOverride("ONEDNN_MAX_CPU_ISA", "AVX2");
+        var (reference, _) = KdEpoch(TeacherPrecision.Float32);
+        var (bf16, log) = KdEpoch(TeacherPrecision.BFloat16);
 
-            Assert.IsTrue(log.Any(m => m.Contains("TeacherPrecision = BFloat16 asked for, but ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN below its bfloat16 kernels", StringComparison.Ordinal)));
-            foreach (var (term, value) in reference.LossTerms)
-                Assert.AreEqual(value, bf16.LossTerms[term], $"{term}: the fallback is the float32 run");
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("ONEDNN_MAX_CPU_ISA", before);
-        }
+        Assert.IsTrue(log.Any(m => m.Contains("TeacherPrecision = BFloat16 asked for, but ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN below its bfloat16 kernels", StringComparison.Ordinal)));
+        foreach (var (term, value) in reference.LossTerms)
+            Assert.AreEqual(value, bf16.LossTerms[term], $"{term}: the fallback is the float32 run");
     }
 }

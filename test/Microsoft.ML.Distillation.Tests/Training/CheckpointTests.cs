@@ -25,10 +25,10 @@ public sealed class CheckpointTests
         return ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
     }
 
-    private StudentOptions Options(string? dir = null, int epochs = 3, bool channelsLast = false) => new()
+    private StudentOptions Options(string? dir = null, int epochs = 3, bool channelsLast = false, TrainingPrecision precision = TrainingPrecision.Float32) => new()
     {
         Architecture = "resnet8", Epochs = epochs, BatchSize = 16, Seed = 21, CheckpointDirectory = dir, CheckpointsToKeep = 2,
-        ChannelsLast = channelsLast,
+        ChannelsLast = channelsLast, Precision = precision,
     };
 
     private static void AssertSameWeights(ImageClassifierTransformer expected, ImageClassifierTransformer actual)
@@ -51,19 +51,22 @@ public sealed class CheckpointTests
 
     /// <summary>
     /// Also with channels-last training, whose convolution weights and momentum buffers have NHWC strides while the checkpoint is
-    /// written and read (until 2026-12-04 writing one failed with "Bytes() called on non-contiguous tensor").
+    /// written and read (until 2026-12-04 writing one failed with "Bytes() called on non-contiguous tensor"), and with bfloat16
+    /// mixed precision, whose bfloat16 copy of the network is rebuilt from the restored float32 weights and statistics (where
+    /// bfloat16 is not fast the option trains in float32, and the row checks that).
     /// </summary>
     [TestMethod]
-    [DataRow(false)]
-    [DataRow(true)]
-    public void CancelledTraining_ResumesToTheSameWeightsAsAnUninterruptedRun(bool channelsLast)
+    [DataRow(false, TrainingPrecision.Float32)]
+    [DataRow(true, TrainingPrecision.Float32)]
+    [DataRow(false, TrainingPrecision.BFloat16Mixed)]
+    public void CancelledTraining_ResumesToTheSameWeightsAsAnUninterruptedRun(bool channelsLast, TrainingPrecision precision)
     {
         var ml = new MLContext(seed: 1);
         var data = Keyed(ml, 64);
-        using var uninterrupted = ml.Distillation.Baseline(Options(channelsLast: channelsLast)).Fit(data);
+        using var uninterrupted = ml.Distillation.Baseline(Options(channelsLast: channelsLast, precision: precision)).Fit(data);
 
         using var cts = new CancellationTokenSource();
-        var first = Options(_folder, channelsLast: channelsLast);
+        var first = Options(_folder, channelsLast: channelsLast, precision: precision);
         first.CancellationToken = cts.Token;
         first.MetricsCallback = m => { if (m.Epoch == 1) cts.Cancel(); };
         Assert.ThrowsExactly<OperationCanceledException>(() => ml.Distillation.Baseline(first).Fit(data));
@@ -71,7 +74,7 @@ public sealed class CheckpointTests
             "the checkpoint of the finished epoch stays intact after cancellation");
 
         var epochs = new List<int>();
-        var again = Options(_folder, channelsLast: channelsLast);
+        var again = Options(_folder, channelsLast: channelsLast, precision: precision);
         again.Resume = true;
         again.MetricsCallback = m => epochs.Add(m.Epoch);
         using var resumed = ml.Distillation.Baseline(again).Fit(data);

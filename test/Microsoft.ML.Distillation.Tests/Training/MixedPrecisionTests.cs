@@ -129,38 +129,18 @@ public sealed class MixedPrecisionTests
     [TestMethod]
     public void CopyOf_APeerGroup_IsRefusedWithTheOptionNamed()
     {
+        if (!BFloat16Support.IsFastOnCpu(out _))
+            return; // the option falls back to float32 before any copy is made (OneDnnLimitedToAvx2 covers the fallback)
         var ml = new MLContext(seed: 1);
         var options = new OnlineOptions { Architecture = "resnet8", Epochs = 1, BatchSize = 32, Seed = 3, Precision = TrainingPrecision.BFloat16Mixed };
         var data = SharedTeacher.Pipeline.First().Transform(RealImages.Train(ml, 64));
-        if (!BFloat16Support.IsFastOnCpu(out _))
-            return; // the option falls back to float32 before any copy is made (OneDnnLimitedToAvx2 covers the fallback)
         var e = Assert.ThrowsExactly<NotSupportedException>(() => ml.Distillation.Online(options).Fit(data));
         StringAssert.Contains(e.Message, "Precision = BFloat16Mixed");
         StringAssert.Contains(e.Message, "Precision = Float32");
     }
 
     private static (TrainingMetrics Metrics, List<string> Log, ImageClassifierTransformer Model) KdEpoch(TrainingPrecision precision)
-    {
-        var ml = SharedTeacher.Ml;
-        var log = new List<string>();
-        void Collect(object? sender, LoggingEventArgs e)
-        {
-            lock (log)
-                log.Add(e.Message);
-        }
-        ml.Log += Collect;
-        try
-        {
-            var metrics = new List<TrainingMetrics>();
-            var options = new KdOptions { Architecture = "resnet8", Epochs = 1, BatchSize = 32, Seed = 3, NumberOfThreads = 2, Precision = precision, MetricsCallback = metrics.Add };
-            var model = ml.Distillation.Kd(SharedTeacher.Teacher, options).Fit(SharedTeacher.Pipeline.First().Transform(RealImages.Train(ml, 128)));
-            return (metrics.Single(), log, model);
-        }
-        finally
-        {
-            ml.Log -= Collect;
-        }
-    }
+        => OneEpochKd.Run(o => o.Precision = precision);
 
     [TestMethod]
     public void BFloat16MixedFit_StaysNearFloat32_SavesAFloat32Model_OrFallsBackWithAWarning()
@@ -213,23 +193,15 @@ public sealed class MixedPrecisionTests
     [TestMethod]
     public void OneDnnLimitedToAvx2_TrainsInFloat32_WithTheReason()
     {
-        string? before = Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA");
-        Environment.SetEnvironmentVariable("ONEDNN_MAX_CPU_ISA", "AVX2");
-        try
-        {
-            var (reference, _, model32) = KdEpoch(TrainingPrecision.Float32);
-            var (mixed, log, model16) = KdEpoch(TrainingPrecision.BFloat16Mixed);
-            model32.Dispose();
-            model16.Dispose();
+        using var avx2 = new EnvironmentOverride("ONEDNN_MAX_CPU_ISA", "AVX2");
+        var (reference, _, model32) = KdEpoch(TrainingPrecision.Float32);
+        var (mixed, log, model16) = KdEpoch(TrainingPrecision.BFloat16Mixed);
+        model32.Dispose();
+        model16.Dispose();
 
-            Assert.IsTrue(log.Any(m => m.Contains("Precision = BFloat16Mixed asked for, but ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN below its bfloat16 kernels; training runs in float32", StringComparison.Ordinal)));
-            foreach (var (term, value) in reference.LossTerms)
-                Assert.AreEqual(value, mixed.LossTerms[term], $"{term}: the fallback is the float32 run");
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("ONEDNN_MAX_CPU_ISA", before);
-        }
+        Assert.IsTrue(log.Any(m => m.Contains("Precision = BFloat16Mixed asked for, but ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN below its bfloat16 kernels; training runs in float32", StringComparison.Ordinal)));
+        foreach (var (term, value) in reference.LossTerms)
+            Assert.AreEqual(value, mixed.LossTerms[term], $"{term}: the fallback is the float32 run");
     }
 
     [TestMethod]
