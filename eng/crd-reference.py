@@ -25,9 +25,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-_spec = importlib.util.spec_from_file_location("reference_step", os.path.join(os.path.dirname(__file__), "pytorch-reference-step.py"))
-reference_step = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(reference_step)
+
+
+def _load(name, file):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(__file__), file))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+reference_step = _load("reference_step", "pytorch-reference-step.py")  # WideResNet (pre-activation blocks)
+fixture = _load("pretrained_fixture", "make-pretrained-fixture.py")   # Block, the CIFAR ResNet basic block
 
 CLASSES = 10
 
@@ -57,22 +65,6 @@ def augment(x, generator):
     return out
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = None
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(out + (x if self.shortcut is None else self.shortcut(x)))
-
-
 class ResNet8(nn.Module):
     """CIFAR ResNet of depth 8: a 3x3 stem of 16, one basic block per stage (16, 32, 64; strides 1, 2, 2), average pool, linear."""
 
@@ -80,7 +72,7 @@ class ResNet8(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        self.stages = nn.Sequential(BasicBlock(16, 16, 1), BasicBlock(16, 32, 2), BasicBlock(32, 64, 2))
+        self.stages = nn.Sequential(fixture.Block(16, 16, 1), fixture.Block(16, 32, 2), fixture.Block(32, 64, 2))
         self.fc = nn.Linear(64, CLASSES)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
