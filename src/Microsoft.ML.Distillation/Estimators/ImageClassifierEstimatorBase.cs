@@ -113,7 +113,7 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
                 Checkpoints = store,
                 ResumeFrom = resume,
                 ReleaseMemoryEachStep = Options.ReleaseMemoryEachStep,
-                ChannelsLast = Options.ChannelsLast && device.type == DeviceType.CPU,
+                ChannelsLast = ChannelsLastOnCpu(device, channel),
                 TeacherInBFloat16 = TeacherInBFloat16(device, channel),
                 MixedPrecision = MixedPrecision(device, channel),
             };
@@ -181,6 +181,20 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
     /// <see cref="CreateNetwork"/>. Null: one rate.
     /// </summary>
     private protected virtual IReadOnlyDictionary<string, double>? ParameterLearningRateFactors => null;
+
+    /// <summary>
+    /// Whether to train in channels-last strides (<see cref="TrainingOptions.ChannelsLast"/>): on the CPU, where libtorch's channels-last
+    /// convolutions agree with its NCHW ones (<see cref="Training.ChannelsLast.KernelsAgree"/>); elsewhere a warning says why not.
+    /// </summary>
+    private bool ChannelsLastOnCpu(Device device, IChannel channel)
+    {
+        if (!Options.ChannelsLast || device.type != DeviceType.CPU)
+            return false;
+        if (Training.ChannelsLast.KernelsAgree(out string reason))
+            return true;
+        channel.Warning(MessageSensitivity.None, $"{Phase}: ChannelsLast asked for, but {reason}; training runs in the standard (NCHW) layout.");
+        return false;
+    }
 
     /// <summary>
     /// Whether the network trains in bfloat16 mixed precision on <paramref name="device"/> (<see cref="TrainingOptions.Precision"/>): on

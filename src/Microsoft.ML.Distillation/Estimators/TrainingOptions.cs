@@ -157,7 +157,9 @@ public abstract class TrainingOptions
     /// to float64 as NCHW's, but its results depend on the thread count far more: on a fixed-seed run (a wrn16_1 teacher's step,
     /// then three resnet8 HSAKD steps) 1 against 2 threads moved the losses by up to 2.7e-3 relative with channels-last and 3.4e-5
     /// without (measured 2026-12-04). Families measured slower in that layout (ShuffleNet V1) keep NCHW regardless; no effect on
-    /// CUDA. Checkpoints are written in the standard layout either way, and the trained network is handed back in it.
+    /// CUDA. Checkpoints are written in the standard layout either way, and the trained network is handed back in it. Before training,
+    /// libtorch's channels-last convolutions are checked once against its NCHW ones; where they disagree (an AMD EPYC of family 26,
+    /// 2026-12-05) training runs in NCHW with a warning.
     /// </summary>
     public bool ChannelsLast;
 

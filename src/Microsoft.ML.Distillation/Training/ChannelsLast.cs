@@ -17,6 +17,42 @@ namespace Microsoft.ML.Distillation.Training;
 /// </remarks>
 internal static class ChannelsLast
 {
+    private static readonly Lazy<string?> s_kernelDisagreement = new(FindKernelDisagreement);
+
+    /// <summary>
+    /// Whether libtorch's channels-last convolutions compute what its NCHW ones do on this CPU; <paramref name="reason"/> names the
+    /// first disagreeing shape otherwise. Checked once per process on small random convolutions. On an AMD EPYC of family 26 (Zen 5)
+    /// libtorch 2.10's NHWC float32 kernels gave wrong outputs (2026-12-05: 1x1 convolutions to 72 channels off by 50-67 % of the
+    /// largest output, 3x3 ones from 20 or more channels by 17-30 %; NCHW exact), while the same build on the family-25 build
+    /// machines of earlier days agreed to rounding.
+    /// </summary>
+    public static bool KernelsAgree(out string reason)
+    {
+        reason = s_kernelDisagreement.Value ?? "";
+        return s_kernelDisagreement.Value is null;
+    }
+
+    /// <summary>The shapes that exposed the bad kernels, each computed in both layouts; null when all agree within 1e-4.</summary>
+    internal static string? FindKernelDisagreement()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var generator = new Generator(17, CPU);
+        foreach (var (inChannels, outChannels, kernel) in new (long, long, long)[] { (12, 72, 1), (24, 72, 3), (64, 64, 3) })
+        {
+            var x = randn(new long[] { 4, inChannels, 8, 8 }, generator: generator);
+            var w = randn(new long[] { outChannels, inChannels, kernel, kernel }, generator: generator);
+            var expected = nn.functional.conv2d(x, w, padding: [kernel / 2, kernel / 2]);
+            var actual = nn.functional.conv2d(Of(x), Of(w), padding: [kernel / 2, kernel / 2]);
+            double difference = ((actual - expected).abs().max() / expected.abs().max()).item<float>();
+            if (!(difference <= 1e-4))
+                return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"libtorch's channels-last convolution ({inChannels} to {outChannels} channels, {kernel}x{kernel}) differs from its NCHW one by {difference:E1} of the largest output on this CPU");
+        }
+
+        return null;
+    }
+
     /// <summary>A 4-D tensor with the same values in channels-last strides (other ranks are returned as they are).</summary>
     public static Tensor Of(Tensor tensor) => tensor.dim() == 4 ? tensor.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : tensor;
 

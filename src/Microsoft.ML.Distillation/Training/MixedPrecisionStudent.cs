@@ -135,7 +135,8 @@ internal sealed class MixedPrecisionStudent : IDisposable
     /// for a 48-channel depthwise 3x3 of stride 2 on a 16x16 input; stride-1 grouped and strided dense convolutions agree to 1e-5), and
     /// with those kept in float32 the whole network's bfloat16 gradient on a fixed batch still pointed elsewhere than float32's (cosine
     /// 0.36-0.57; these networks' float32 gradients are themselves 1e5 times more sensitive to rounding than ResNets': cosine to float64
-    /// 0.99993 against 1 - 1e-12). Measured 2026-12-05 on the AMD EPYC build machine.
+    /// 0.99993 against 1 - 1e-12). Measured 2026-12-05 on an AMD EPYC of family 26 (Zen 5), whose channels-last float32 kernels are also
+    /// wrong (<see cref="ChannelsLast.KernelsAgree"/>); not checked on other CPUs.
     /// </summary>
     internal static bool HasGroupedConvolutions(nn.Module network)
         => network.modules().Any(m => m is Conv2d conv && conv.groups > 1);

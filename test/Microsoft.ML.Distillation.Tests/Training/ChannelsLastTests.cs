@@ -61,6 +61,63 @@ public sealed class ChannelsLastTests
         }
     }
 
+    /// <summary>
+    /// The exactness tests below measure this library's layout handling against libtorch's NCHW path; on a CPU whose channels-last
+    /// kernels are themselves wrong (<see cref="ChannelsLast.KernelsAgree"/>) they cannot, and the estimators train in NCHW there
+    /// (<see cref="ChannelsLastRequest_OnACpuWithWrongKernels_TrainsInNchw_WithTheReason"/>).
+    /// </summary>
+    private static void RequireExactChannelsLastKernels()
+    {
+        if (!ChannelsLast.KernelsAgree(out string reason))
+            Assert.Inconclusive(reason);
+    }
+
+    [TestMethod]
+    public void KernelCheck_FindsAWrongChannelsLastConvolution_OrNone()
+    {
+        string? found = ChannelsLast.FindKernelDisagreement();
+        Assert.AreEqual(found is null, ChannelsLast.KernelsAgree(out string reason), "the cached answer is the check's");
+        Assert.AreEqual(found ?? "", reason);
+        if (found is not null)
+        {
+            StringAssert.StartsWith(found, "libtorch's channels-last convolution (");
+            StringAssert.EndsWith(found, "of the largest output on this CPU");
+        }
+    }
+
+    [TestMethod]
+    public void ChannelsLastRequest_OnACpuWithWrongKernels_TrainsInNchw_WithTheReason()
+    {
+        var ml = new MLContext(seed: 1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
+        var raw = RealImages.Train(ml, 64);
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
+        TrainingMetrics Epoch(bool channelsLast)
+        {
+            var metrics = new List<TrainingMetrics>();
+            using var model = ml.Distillation.Baseline(new StudentOptions
+            {
+                Architecture = "mobilenetv2_half", Epochs = 1, BatchSize = 32, Seed = 3, ChannelsLast = channelsLast, MetricsCallback = metrics.Add,
+            }).Fit(data);
+            return metrics.Single();
+        }
+
+        var nchw = Epoch(false);
+        var asked = Epoch(true);
+        bool warned = log.Any(m => m.Contains("ChannelsLast asked for, but libtorch's channels-last convolution", StringComparison.Ordinal));
+        if (ChannelsLast.KernelsAgree(out _))
+        {
+            Assert.IsFalse(warned);
+            Assert.AreEqual(nchw.Loss, asked.Loss, 1e-3 * nchw.Loss, "channels-last trains the same network to rounding");
+        }
+        else
+        {
+            Assert.IsTrue(warned, "the fallback is logged with its reason");
+            Assert.AreEqual(nchw.Loss, asked.Loss, "the fallback is the NCHW run");
+        }
+    }
+
     private static ImageTensorDataset Data(int rows, int size) => SyntheticImages.Dataset(rows, size, Classes, seed: 17);
 
     /// <summary>One fixed-seed HSAKD step (the whole batch); returns its loss terms and how much each parameter moved.</summary>
@@ -92,6 +149,7 @@ public sealed class ChannelsLastTests
     [DataRow("vgg8", "mobilenetv2_half", false)]
     public void HsakdStep_IsUnchangedByChannelsLast(string teacherArchitecture, string studentArchitecture, bool compareUpdates)
     {
+        RequireExactChannelsLastKernels();
         random.manual_seed(4);
         using var teacher = NetworkRegistry.Create(teacherArchitecture, 3, Classes);
         BatchNormFoldingTests.RandomizeBatchNorms(teacher, seed: 8);
@@ -165,6 +223,7 @@ public sealed class ChannelsLastTests
     [DataRow(3, 16, 32, 1)]    // the stem
     public void ConvolutionWeightGradient_IsAsExactInChannelsLast_AgainstFloat64(int inChannels, int outChannels, int size, int groups)
     {
+        RequireExactChannelsLastKernels();
         using var scope = NewDisposeScope();
         random.manual_seed(5);
         var x = randn(32, inChannels, size, size, dtype: ScalarType.Float64);
@@ -202,6 +261,7 @@ public sealed class ChannelsLastTests
     [DataRow("mobilenetv2_half", 0.5)]
     public void WholeNetworkGradients_AreAsExactInChannelsLast_AsFloat32Allows(string architecture, double bound)
     {
+        RequireExactChannelsLastKernels();
         Dictionary<string, Tensor> Gradients(ScalarType dtype, bool channelsLast)
         {
             random.manual_seed(21);
