@@ -37,7 +37,7 @@ internal static class ChannelsLast
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var generator = new Generator(17, CPU);
+        using var generator = new Generator(17, CPU);
         foreach (var (inChannels, outChannels, kernel) in new (long, long, long)[] { (12, 72, 1), (24, 72, 3), (64, 64, 3) })
         {
             var x = randn(new long[] { 4, inChannels, 8, 8 }, generator: generator);
