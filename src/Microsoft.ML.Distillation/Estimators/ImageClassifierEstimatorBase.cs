@@ -201,15 +201,8 @@ public abstract class ImageClassifierEstimatorBase<TOptions> : IEstimator<ImageC
     /// CUDA, and on CPUs where bfloat16 is fast; elsewhere a warning says why it trains in float32.
     /// </summary>
     private bool MixedPrecision(Device device, IChannel channel)
-    {
-        if (Options.Precision != TrainingPrecision.BFloat16Mixed)
-            return false;
-        if (device.type != DeviceType.CPU || Native.BFloat16Support.IsFastOnCpu(out string reason))
-            return true;
-        channel.Warning(MessageSensitivity.None,
-            $"{Phase}: Precision = BFloat16Mixed asked for, but {reason}; training runs in float32 (bfloat16 would be slower than float32 here).");
-        return false;
-    }
+        => Options.Precision == TrainingPrecision.BFloat16Mixed
+            && Native.BFloat16Support.IsUsedOn(device, channel, Phase, "Precision = BFloat16Mixed", "training runs in float32");
 
     /// <summary>Whether the frozen teacher runs in bfloat16 on <paramref name="device"/> (students' <c>TeacherPrecision</c>); false by default.</summary>
     private protected virtual bool TeacherInBFloat16(Device device, IChannel channel) => false;

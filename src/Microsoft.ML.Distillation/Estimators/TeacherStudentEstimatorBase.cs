@@ -100,13 +100,7 @@ public abstract class TeacherStudentEstimatorBase<TOptions> : ImageClassifierEst
     {
         if (Options.TeacherPrecision != TeacherPrecision.BFloat16 || _teacher.Network is OnnxTeacherNetwork)
             return false;
-        if (device.type == TorchSharp.DeviceType.CUDA)
-            return true;
-        if (Native.BFloat16Support.IsFastOnCpu(out string reason))
-            return true;
-        channel.Warning(MessageSensitivity.None,
-            $"{Phase}: TeacherPrecision = BFloat16 asked for, but {reason}; the teacher runs in float32 (bfloat16 would be slower than float32 here).");
-        return false;
+        return Native.BFloat16Support.IsUsedOn(device, channel, Phase, "TeacherPrecision = BFloat16", "the teacher runs in float32");
     }
 
     private protected override ChannelNormalization CreateNormalization(ImageTensorDataset train)

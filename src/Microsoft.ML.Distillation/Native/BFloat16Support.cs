@@ -1,5 +1,9 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
 namespace Microsoft.ML.Distillation.Native;
 
 /// <summary>
@@ -12,6 +16,19 @@ internal static class BFloat16Support
     /// <summary>True when bfloat16 compute is fast on this CPU; <paramref name="reason"/> says why not otherwise.</summary>
     public static bool IsFastOnCpu(out string reason)
         => IsFastOnCpu(ReadCpuInfo, Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA"), out reason);
+
+    /// <summary>
+    /// Whether an option that asked for bfloat16 (<paramref name="asked"/>, e.g. "Precision = BFloat16Mixed") gets it on
+    /// <paramref name="device"/>: always on CUDA, on the CPU where <see cref="IsFastOnCpu(out string)"/> says so; otherwise the channel
+    /// is warned "{phase}: {asked} asked for, but {reason}; {fallback} (bfloat16 would be slower than float32 here)." and false returned.
+    /// </summary>
+    public static bool IsUsedOn(Device device, IChannel channel, string phase, string asked, string fallback)
+    {
+        if (device.type != DeviceType.CPU || IsFastOnCpu(out string reason))
+            return true;
+        channel.Warning(MessageSensitivity.None, $"{phase}: {asked} asked for, but {reason}; {fallback} (bfloat16 would be slower than float32 here).");
+        return false;
+    }
 
     /// <summary>The same from given inputs, for tests.</summary>
     internal static bool IsFastOnCpu(Func<string?> cpuInfo, string? maxIsa, out string reason)
