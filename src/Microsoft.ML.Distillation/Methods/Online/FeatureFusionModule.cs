@@ -118,6 +118,22 @@ internal sealed class DualAttentionBlock : nn.Module<Tensor, Tensor>
         var channelWeights = (mlp.call(input.mean([2, 3])) + mlp.call(input.amax([2, 3]))).sigmoid();
         var x = input * channelWeights.unsqueeze(-1).unsqueeze(-1);
         var pooled = cat([x.mean([1], keepdim: true), x.amax([1], keepdim: true)], 1);
-        return (x * spatial.call(pooled).sigmoid()).MoveToOuterDisposeScope();
+        return (x * SpatialLogits(pooled).sigmoid()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The 7x7 convolution of the pooled [B, 2, H, W] maps to [B, 1, H, W], written as im2col and a matrix product. oneDNN's
+    /// direct-convolution backward pass for so few output channels (2 → 1; also 2 → 2 and 16 → 8 with 3x3 kernels) sometimes returns
+    /// a NaN input gradient (about 1 call in 4 on AMD Zen 5 with libtorch 2.10, both AVX-512 and AVX2 kernels, never the same calls
+    /// twice; larger convolutions and 1x1 or depthwise ones were not affected), which poisoned the peers' next step. The product
+    /// computes the same function with the same <c>spatial.weight</c> (checkpoints unchanged) and an exact, repeatable gradient.
+    /// </summary>
+    internal Tensor SpatialLogits(Tensor pooled)
+    {
+        using var scope = NewDisposeScope();
+        long batch = pooled.shape[0], height = pooled.shape[2], width = pooled.shape[3];
+        var columns = nn.functional.unfold(pooled, 7, padding: 3);
+        var logits = spatial.weight!.reshape(1, -1).matmul(columns);
+        return logits.view(batch, 1, height, width).MoveToOuterDisposeScope();
     }
 }

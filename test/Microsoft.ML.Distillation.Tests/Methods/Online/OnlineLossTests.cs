@@ -240,6 +240,41 @@ public sealed class OnlineLossTests
         Assert.IsTrue(mfef.state_dict().Keys.Any(n => n.StartsWith("mfef.1.attention.spatial", StringComparison.Ordinal)));
     }
 
+    [TestMethod]
+    public void DualAttention_SpatialLogits_AreThe7x7Convolution_AndTheirInputGradientIsExactEveryTime()
+    {
+        // The spatial attention's 2 -> 1 convolution through nn.Conv2d gave a NaN input gradient in about 1 backward pass in 4 on
+        // AMD Zen 5 (oneDNN, libtorch 2.10), which made FFL-MFEF diverge now and then; the im2col product must not.
+        using var scope = NewDisposeScope();
+        random.manual_seed(3);
+        using var block = new DualAttentionBlock(16);
+        var weight = block.state_dict()["spatial.weight"];
+        var pooled = randn(32, 2, 7, 7);
+        var upstream = randn(32, 1, 7, 7);
+
+        // Reference in float64 (oneDNN has no float64 kernels): the convolution and its input gradient.
+        var reference = pooled.to_type(ScalarType.Float64).requires_grad_(true);
+        var expected = nn.functional.conv2d(reference, weight.detach().to_type(ScalarType.Float64), padding: [3, 3]);
+        (expected * upstream.to_type(ScalarType.Float64)).sum().backward();
+
+        Tensor? first = null;
+        for (int round = 0; round < 50; round++)
+        {
+            var input = pooled.clone().requires_grad_(true);
+            var logits = block.SpatialLogits(input);
+            (logits * upstream).sum().backward();
+            var gradient = input.grad!;
+            if (first is null)
+            {
+                first = gradient.clone();
+                CollectionAssert.AreEqual(new long[] { 32, 1, 7, 7 }, logits.shape);
+                Assert.IsLessThan(1e-5, (logits.to_type(ScalarType.Float64) - expected).abs().max().item<double>(), "the 7x7 convolution, padding 3");
+                Assert.IsLessThan(1e-5, (gradient.to_type(ScalarType.Float64) - reference.grad!).abs().max().item<double>(), "its input gradient");
+            }
+            Assert.IsTrue(gradient.isfinite().all().item<bool>() && gradient.equal(first).all().item<bool>(), $"round {round}: the same finite gradient");
+        }
+    }
+
     private static NetworkOutput Peer(Tensor logits, Tensor embedding) => new(logits, embedding, [], []);
 
     private static NetworkOutput Output(double[,] logits, double[,] aux) => Output(Leaf(logits), Leaf(aux));
