@@ -54,15 +54,48 @@ internal static class FidelityBenchmark
         string command = "dotnet run -c Release --project src/Samples -- fidelity " + string.Join(" ", o.Select(kv => $"{kv.Key} {kv.Value}"));
 
         var methods = o["--methods"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        string[] knownMethods = ["baseline", "kd", "hsakd", "sskd", "dkd", "kd-ctkd", "hsakd-ctkd", "mgd", "sp", "at", "pkt", "rkd", "fitnet", "simreg", "crd", "crd-kd", "zipfls", "msfd", "mgd-crd", "hsakd-online", "mcl", "ffl", "mixskd"];
+        var ml = new MLContext(seed: seeds[0]);
+        var (train, test) = FashionMnist.LoadKeyedByValue(ml, o["--data"], Int("--train-rows"), Int("--test-rows"));
+        string student = o["--student"];
+        int epochs = Int("--student-epochs");
+
+        // Every method this benchmark runs: key for --methods, row name, and the fit of one seed.
+        (string Key, string Name, Func<ImageClassifierTransformer> Fit)[] Runs(ImageClassifierTransformer teacher, int seed) =>
+        [
+            ("baseline", "Baseline (CE only)", () => ml.Distillation.Baseline(Common(new StudentOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("kd", "KD (T=4, 0.1 CE + 0.9 KD)", () => ml.Distillation.Kd(teacher, Common(new KdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("hsakd", "HSAKD (T=3)", () => ml.Distillation.Hsakd(teacher, Common(new HsakdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("sskd", $"SSKD (head {Int("--sskd-head-epochs")} ep.)", () => ml.Distillation.Sskd(teacher, Common(new SskdOptions { Architecture = student, TeacherHeadEpochs = Int("--sskd-head-epochs") }, epochs, seed)).Fit(train)),
+            ("dkd", "DKD (T=4, α=1, β=8)", () => ml.Distillation.Dkd(teacher, Common(new DkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("kd-ctkd", "KD + CTKD (global τ)", () => ml.Distillation.Kd(teacher, Common(new KdOptions { Architecture = student, CurriculumTemperature = new() }, epochs, seed)).Fit(train)),
+            ("hsakd-ctkd", "HSAKD + CTKD (global τ)", () => ml.Distillation.Hsakd(teacher, Common(new HsakdOptions { Architecture = student, CurriculumTemperature = new() }, epochs, seed)).Fit(train)),
+            ("mgd", $"MGD + KD (stable, branches {Int("--mgd-branch-epochs")} ep.)", () => ml.Distillation.Mgd(teacher, Common(new MgdOptions { Architecture = student, TeacherBranchEpochs = Int("--mgd-branch-epochs") }, epochs, seed)).Fit(train)),
+            ("sp", "SP (β=3000)", () => ml.Distillation.Sp(teacher, Common(new SpOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("at", "AT (β=1000)", () => ml.Distillation.At(teacher, Common(new AtOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("pkt", "PKT (β=30000)", () => ml.Distillation.Pkt(teacher, Common(new PktOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("rkd", "RKD (25 distance, 50 angle)", () => ml.Distillation.Rkd(teacher, Common(new RkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("fitnet", "FitNet (β=100, middle stage)", () => ml.Distillation.FitNet(teacher, Common(new FitNetOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("simreg", "SimReg (CE + 1 · regression)", () => ml.Distillation.SimReg(teacher, Common(new SimRegOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("crd", $"CRD (β=0.8, K={Int("--crd-negatives")})", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student, NegativeCount = Int("--crd-negatives") }, epochs, seed)).Fit(train)),
+            ("crd-kd", $"CRD + KD (β=0.8, α=1, K={Int("--crd-negatives")})", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student, DistillationWeight = 1, NegativeCount = Int("--crd-negatives") }, epochs, seed)).Fit(train)),
+            ("zipfls", "Zipf's LS (λ=1, no teacher)", () => ml.Distillation.ZipfLabelSmoothing(Common(new ZipfLsOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("mixskd", "MixSKD (α=0.4, T=3, no teacher)", () => ml.Distillation.MixSkd(Common(new MixSkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("msfd", "MSFD (our reading; last stage, grids 1/2/4)", () => ml.Distillation.Msfd(teacher, Common(new MsfdOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("mgd-crd", $"MGD + CRD (stable, branches {Int("--mgd-branch-epochs")} ep.; CE 1, KD 1, CRD 0.8)", () => ml.Distillation.Mgd(teacher, Common(new MgdOptions { Architecture = student, TeacherBranchEpochs = Int("--mgd-branch-epochs"), CrossEntropyWeight = 1, DistillationWeight = 1, Contrast = new CrdOptions() }, epochs, seed)).Fit(train)),
+            // Online: two peers of the student's architecture trained together; the row is peer 0 (Fit's choice without a validation
+            // set: the test set must not pick the peer). The wall time covers both peers.
+            ("hsakd-online", "HSAKD online (2 peers, T=3, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Architecture = student }, epochs, seed)).Fit(train)),
+            ("mcl", "MCL (2 peers, in-batch, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Method = OnlineMethod.Mcl, Architecture = student }, epochs, seed)).Fit(train)),
+            ("ffl", "FFL (2 peers + fusion module, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Method = OnlineMethod.Ffl, Architecture = student }, epochs, seed)).Fit(train)),
+        ];
+
+        string[] knownMethods = [.. Runs(null!, 0).Select(r => r.Key)];
         if (methods.FirstOrDefault(m => !knownMethods.Contains(m, StringComparer.OrdinalIgnoreCase)) is { } unknown)
         {
             Console.Error.WriteLine($"Unknown method '{unknown}' in --methods. Known: {string.Join(", ", knownMethods)}.");
             return 2;
         }
 
-        var ml = new MLContext(seed: seeds[0]);
-        var (train, test) = FashionMnist.LoadKeyedByValue(ml, o["--data"], Int("--train-rows"), Int("--test-rows"));
         Console.WriteLine($"Fashion-MNIST ({o["--data"]}): {Int("--train-rows")} train, {Int("--test-rows")} test; threads {Environment.ProcessorCount}.");
         Console.WriteLine(command);
 
@@ -113,37 +146,7 @@ internal static class FidelityBenchmark
 
         foreach (int seed in seeds)
         {
-            string student = o["--student"];
-            int epochs = Int("--student-epochs");
-            var runs = new (string Key, string Name, Func<ImageClassifierTransformer> Fit)[]
-            {
-                ("baseline", "Baseline (CE only)", () => ml.Distillation.Baseline(Common(new StudentOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("kd", "KD (T=4, 0.1 CE + 0.9 KD)", () => ml.Distillation.Kd(teacher, Common(new KdOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("hsakd", "HSAKD (T=3)", () => ml.Distillation.Hsakd(teacher, Common(new HsakdOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("sskd", $"SSKD (head {Int("--sskd-head-epochs")} ep.)", () => ml.Distillation.Sskd(teacher, Common(new SskdOptions { Architecture = student, TeacherHeadEpochs = Int("--sskd-head-epochs") }, epochs, seed)).Fit(train)),
-                ("dkd", "DKD (T=4, α=1, β=8)", () => ml.Distillation.Dkd(teacher, Common(new DkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("kd-ctkd", "KD + CTKD (global τ)", () => ml.Distillation.Kd(teacher, Common(new KdOptions { Architecture = student, CurriculumTemperature = new() }, epochs, seed)).Fit(train)),
-                ("hsakd-ctkd", "HSAKD + CTKD (global τ)", () => ml.Distillation.Hsakd(teacher, Common(new HsakdOptions { Architecture = student, CurriculumTemperature = new() }, epochs, seed)).Fit(train)),
-                ("mgd", $"MGD + KD (stable, branches {Int("--mgd-branch-epochs")} ep.)", () => ml.Distillation.Mgd(teacher, Common(new MgdOptions { Architecture = student, TeacherBranchEpochs = Int("--mgd-branch-epochs") }, epochs, seed)).Fit(train)),
-                ("sp", "SP (β=3000)", () => ml.Distillation.Sp(teacher, Common(new SpOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("at", "AT (β=1000)", () => ml.Distillation.At(teacher, Common(new AtOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("pkt", "PKT (β=30000)", () => ml.Distillation.Pkt(teacher, Common(new PktOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("rkd", "RKD (25 distance, 50 angle)", () => ml.Distillation.Rkd(teacher, Common(new RkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("fitnet", "FitNet (β=100, middle stage)", () => ml.Distillation.FitNet(teacher, Common(new FitNetOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("simreg", "SimReg (CE + 1 · regression)", () => ml.Distillation.SimReg(teacher, Common(new SimRegOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("crd", $"CRD (β=0.8, K={Int("--crd-negatives")})", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student, NegativeCount = Int("--crd-negatives") }, epochs, seed)).Fit(train)),
-                ("crd-kd", $"CRD + KD (β=0.8, α=1, K={Int("--crd-negatives")})", () => ml.Distillation.Crd(teacher, Common(new CrdOptions { Architecture = student, DistillationWeight = 1, NegativeCount = Int("--crd-negatives") }, epochs, seed)).Fit(train)),
-                ("zipfls", "Zipf's LS (λ=1, no teacher)", () => ml.Distillation.ZipfLabelSmoothing(Common(new ZipfLsOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("mixskd", "MixSKD (α=0.4, T=3, no teacher)", () => ml.Distillation.MixSkd(Common(new MixSkdOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("msfd", "MSFD (our reading; last stage, grids 1/2/4)", () => ml.Distillation.Msfd(teacher, Common(new MsfdOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("mgd-crd", $"MGD + CRD (stable, branches {Int("--mgd-branch-epochs")} ep.; CE 1, KD 1, CRD 0.8)", () => ml.Distillation.Mgd(teacher, Common(new MgdOptions { Architecture = student, TeacherBranchEpochs = Int("--mgd-branch-epochs"), CrossEntropyWeight = 1, DistillationWeight = 1, Contrast = new CrdOptions() }, epochs, seed)).Fit(train)),
-                // Online: two peers of the student's architecture trained together; the row is peer 0 (Fit's choice without a validation
-                // set: the test set must not pick the peer). The wall time covers both peers.
-                ("hsakd-online", "HSAKD online (2 peers, T=3, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Architecture = student }, epochs, seed)).Fit(train)),
-                ("mcl", "MCL (2 peers, in-batch, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Method = OnlineMethod.Mcl, Architecture = student }, epochs, seed)).Fit(train)),
-                ("ffl", "FFL (2 peers + fusion module, no teacher; peer 0)", () => ml.Distillation.Online(Common(new OnlineOptions { Method = OnlineMethod.Ffl, Architecture = student }, epochs, seed)).Fit(train)),
-            };
-            foreach (var (key, name, fit) in runs.Where(r => methods.Contains(r.Key)))
+            foreach (var (key, name, fit) in Runs(teacher, seed).Where(r => methods.Contains(r.Key)))
             {
                 Console.WriteLine($"{name} {student}, seed {seed}:");
                 using var model = Time(fit, out double seconds);

@@ -278,16 +278,12 @@ public sealed class StudentSweep : IDisposable
         var options = (StudentOptions)trial.Options.ShallowCopy();
         bool full = epochs == options.Epochs;
         string? checkpoints = folder is null ? null : Path.Combine(folder, TrialFolder(trial.Index), "checkpoints");
-        if (!full && checkpoints is not null && RungCheckpointAccuracy(checkpoints, trial.Method, epochs) is double atRung)
+        var newest = checkpoints is null ? null : NewestCheckpoint(checkpoints, trial.Method);
+        if (!full && newest?.EpochsCompleted == epochs && newest.ValidationAccuracy is double atRung)
         {
             // The process stopped after the rung's checkpoint but before its record: the rung is done, resuming would train past it.
             progress.Skip(trial.Method, epochs - trainedBefore);
-            trial.EpochsTrained = epochs;
-            trial.ValidationAccuracy = atRung;
-            trial.Reason = null;
-            store?.Record(trial, epochs, atRung);
-            store?.Save(null);
-            return atRung;
+            return Reached(trial, epochs, atRung, store);
         }
 
         using var rung = CancellationTokenSource.CreateLinkedTokenSource(_options.CancellationToken);
@@ -313,7 +309,10 @@ public sealed class StudentSweep : IDisposable
                 rung.Cancel();
         };
 
-        progress.Start(trial, position, trial.EpochsTrained, options.Epochs, _options.ProgressCallback);
+        // Epochs the trial's checkpoint holds beyond its record (a sweep stopped mid-trial) are restored, not trained.
+        int startsAfter = newest is { } m && m.EpochsCompleted > trial.EpochsTrained && m.EpochsCompleted <= epochs ? m.EpochsCompleted : trial.EpochsTrained;
+        progress.Skip(trial.Method, startsAfter - trial.EpochsTrained);
+        progress.Start(trial, position, startsAfter, options.Epochs, _options.ProgressCallback);
         PeakMemory.Reset();
         var clock = Stopwatch.StartNew();
         ImageClassifierTransformer? model = null;
@@ -331,9 +330,6 @@ public sealed class StudentSweep : IDisposable
             trial.PeakMemoryBytes = Math.Max(trial.PeakMemoryBytes, PeakMemory.Read());
         }
 
-        trial.EpochsTrained = epochs;
-        trial.ValidationAccuracy = lastAccuracy;
-        trial.Reason = null;
         if (model is not null)
         {
             trial.Status = SweepTrialStatus.Completed;
@@ -346,22 +342,28 @@ public sealed class StudentSweep : IDisposable
             }
         }
 
-        store?.Record(trial, epochs, lastAccuracy ?? double.NaN);
+        return Reached(trial, epochs, lastAccuracy, store);
+    }
+
+    /// <summary>Marks <paramref name="trial"/> trained to <paramref name="epochs"/> with this validation accuracy, records and saves that; returns the accuracy (NaN for none).</summary>
+    private static double Reached(SweepTrial trial, int epochs, double? accuracy, SweepStore? store)
+    {
+        trial.EpochsTrained = epochs;
+        trial.ValidationAccuracy = accuracy;
+        trial.Reason = null;
+        store?.Record(trial, epochs, accuracy ?? double.NaN);
         store?.Save(null);
-        return lastAccuracy ?? double.NaN;
+        return accuracy ?? double.NaN;
     }
 
     /// <summary>
-    /// The validation accuracy in the trial's newest checkpoint when that checkpoint ends exactly at the rung's <paramref name="epochs"/>;
-    /// null otherwise (no checkpoint, another epoch, or one written before checkpoints carried the accuracy).
+    /// The manifest of the trial's newest checkpoint (null for none): how many epochs it holds and, when it ends a rung, the validation
+    /// accuracy there (absent in checkpoints written before they carried it).
     /// </summary>
-    private static double? RungCheckpointAccuracy(string directory, string phase, int epochs)
+    private static CheckpointManifest? NewestCheckpoint(string directory, string phase)
     {
         string? newest = new CheckpointStore(directory, phase, keep: 1).List().FirstOrDefault();
-        if (newest is null)
-            return null;
-        var manifest = CheckpointStore.ReadManifest(newest);
-        return manifest.EpochsCompleted == epochs ? manifest.ValidationAccuracy : null;
+        return newest is null ? null : CheckpointStore.ReadManifest(newest);
     }
 
     /// <summary>Sub-folder of the output folder where the teacher's pre-stages (SSKD's head, MGD's branches) are kept across processes.</summary>

@@ -84,12 +84,12 @@ public sealed class SweepConstraints
 /// <param name="TrialCount">Trials in the sweep.</param>
 /// <param name="Method">The trial's method ("KD", "HSAKD", ...).</param>
 /// <param name="Architecture">The trial's student network.</param>
-/// <param name="Epoch">The epoch just finished (0 at the start of a trial).</param>
+/// <param name="Epoch">The epoch just finished (at the start of a trial: 0, or the epochs its checkpoint holds when a sweep resumes it mid-trial).</param>
 /// <param name="EpochCount">The trial's epochs.</param>
 /// <param name="Elapsed">Time since the sweep started.</param>
 /// <param name="EpochsDone">Epochs trained so far in the whole sweep (all trials).</param>
 /// <param name="EpochsPlanned">Epochs the sweep will train in all, in this process: epochs restored from a recorded trial are not
-/// counted, nor those a trial resumed from its checkpoint (from that trial's first epoch report on; its start report still counts them); under successive halving, the rungs' survivors' epochs, which are known before any score (the sweep stops
+/// counted, nor those a trial resumed from its checkpoint; under successive halving, the rungs' survivors' epochs, which are known before any score (the sweep stops
 /// earlier only when its time budget runs out).</param>
 /// <param name="EstimatedRemaining">Estimated time left: the epochs still planned for each method times that method's mean time per
 /// epoch so far (the mean over all epochs for a method not timed yet, and for later rungs' epochs whose methods are not known yet);

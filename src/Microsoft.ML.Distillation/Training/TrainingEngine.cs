@@ -168,6 +168,9 @@ internal sealed class TrainingEngine
             parameters.AddRange(moduleParameters);
         if (parameters.Count + (moduleOptimization is null ? 0 : moduleParameters.Count) == 0)
             throw new InvalidOperationException($"{settings.Phase}: nothing to train (the network is frozen and the loss has no parameters).");
+        // What the optimiser updates, by name, for the gradient check of each step.
+        var updated = student.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter))
+            .Concat(lossModule?.named_parameters().Select(p => ($"{loss.GetType().Name} module: {p.name}", p.parameter)) ?? []).ToArray();
         var factorOf = LearningRateFactorLookup(student, settings.ParameterLearningRateFactors);
         var (optimizerLease, learningRateFactors) = CreateOptimizer(parameters, moduleParameters, moduleOptimization, factorOf, settings);
         using var optimizer = optimizerLease;
@@ -254,6 +257,8 @@ internal sealed class TrainingEngine
                     optimizer.zero_grad();
                     result.Total.backward();
                     mixed?.MoveGradientsToMasters();
+                    if (checkEachStep)
+                        CheckFiniteGradients(updated, result, settings.Phase, epoch, batchIndex, lr);
                     optimizer.step();
                     using (no_grad())
                         loss.OnStepEnd(lossBatch);
@@ -347,6 +352,29 @@ internal sealed class TrainingEngine
         throw new TrainingDivergedException(
             $"{phase} training diverged at epoch {epoch + 1}, batch {batchIndex + 1}: the loss is not finite ({terms}). " +
             $"No update was applied for this batch. Try a lower LearningRate (now {lr}).", epoch + 1, batchIndex + 1);
+    }
+
+    /// <summary>
+    /// Refuses a step whose loss is finite but whose gradient is not (before the optimiser spreads it into every weight, after which the
+    /// next loss is NaN and the error would blame the learning rate). One reduction over all gradients; the parameter is named only
+    /// when that sum is not finite.
+    /// </summary>
+    private static void CheckFiniteGradients(IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> parameters, LossResult result,
+        string phase, int epoch, int batchIndex, double lr)
+    {
+        using var scope = NewDisposeScope();
+        var sums = parameters.Select(p => p.Parameter.grad).OfType<Tensor>().Select(g => g.sum()).ToArray();
+        if (sums.Length == 0 || stack(sums).sum().isfinite().item<bool>())
+            return;
+        var first = parameters.FirstOrDefault(p => p.Parameter.grad is { } g && !g.isfinite().all().item<bool>());
+        if (first.Name is null)
+            return; // finite gradients whose float32 sum overflowed
+        string terms = string.Join(", ", result.Terms.Select(t => $"{t.Key} {t.Value.item<float>()}"));
+        throw new TrainingDivergedException(
+            $"{phase} training diverged at epoch {epoch + 1}, batch {batchIndex + 1}: the loss is finite ({terms}) but its gradient is not, " +
+            $"first at '{first.Name}'. No update was applied for this batch. A finite loss with a NaN or infinite gradient comes from a term " +
+            "without a finite derivative at that point (a square root or a norm of zero), an overflow in the backward pass, or a kernel " +
+            $"defect (docs/reliability.md lists the known ones); a lower LearningRate (now {lr}) helps only with an overflow.", epoch + 1, batchIndex + 1);
     }
 
     /// <summary>Top-1 accuracy of the main head on unaugmented, unrotated images.</summary>

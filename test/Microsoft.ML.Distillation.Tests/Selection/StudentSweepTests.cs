@@ -100,8 +100,11 @@ public sealed class StudentSweepTests
             using var resumed = ml.Distillation.CreateStudentSweep(SharedTeacher.Teacher, Options(folder, progress: resumedProgress.Add)).Run(train);
 
             Assert.IsFalse(resumedProgress.Any(p => p.Trial == 0 && p.Epoch > 0), "the finished trial was not trained again");
-            CollectionAssert.AreEqual(new[] { 2 }, resumedProgress.Where(p => p.Trial == 1 && p.Epoch > 0).Select(p => p.Epoch).ToArray(),
-                "the interrupted trial continued from its epoch-1 checkpoint");
+            CollectionAssert.AreEqual(new[] { 1, 2 }, resumedProgress.Where(p => p.Trial == 1).Select(p => p.Epoch).ToArray(),
+                "the interrupted trial's start report says it continues from its epoch-1 checkpoint; then it trains epoch 2");
+            var restart = resumedProgress.First(p => p.Trial == 1);
+            Assert.AreEqual(0, restart.EpochsDone);
+            Assert.AreEqual(1, restart.EpochsPlanned, "only trial 1's second epoch is left to train in this process");
             for (int i = 0; i < 2; i++)
             {
                 Assert.AreEqual(uninterrupted.Trials[i].ValidationAccuracy, resumed.Trials[i].ValidationAccuracy);

@@ -1,6 +1,8 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using Microsoft.ML.Distillation.Tests.TestUtilities;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Microsoft.ML.Distillation.Tests.Training;
 
@@ -56,6 +58,39 @@ public sealed class TrainingEngineReliabilityTests
         Assert.IsGreaterThan(1, e.Batch!.Value, "the first batch is computed with finite initial weights");
         StringAssert.Contains(e.Message, $"epoch 1, batch {e.Batch}");
         StringAssert.Contains(e.Message, "lower LearningRate");
+    }
+
+    /// <summary>CE plus a term that is 0 with a NaN gradient from the given step on: the square root at 0 (derivative ∞, times 0).</summary>
+    private sealed class NaNGradientFromStep(int step) : DistillationMethod
+    {
+        public override string Name => "nan-gradient";
+
+        public override IReadOnlyList<string> TermNames { get; } = ["ce", "kink"];
+
+        public override IReadOnlyList<(string Name, Tensor Value)> Compute(DistillationStep s)
+        {
+            var ce = nn.functional.cross_entropy(s.StudentLogits, s.Labels);
+            var kink = (s.StudentLogits * (s.StepIndex >= step ? 0 : 1e-9)).square().sum().sqrt();
+            return [("ce", ce), ("kink", kink)];
+        }
+    }
+
+    [TestMethod]
+    public void FiniteLossWithANaNGradient_StopsAtThatBatch_NamingAParameter_BeforeAnyUpdate()
+    {
+        var ml = SharedTeacher.Ml;
+        var data = SharedTeacher.Pipeline.First().Transform(RealImages.Train(ml, 64));
+        var options = new StudentOptions { Architecture = "resnet8", Epochs = 1, BatchSize = 16, Seed = 1 };
+
+        var e = Assert.ThrowsExactly<TrainingDivergedException>(
+            () => ml.Distillation.Distill(SharedTeacher.Teacher, new NaNGradientFromStep(2), options).Fit(data));
+
+        // Without the check the NaN gradient would be applied at batch 3 and the loss of batch 4 would be NaN.
+        Assert.AreEqual(1, e.Epoch);
+        Assert.AreEqual(3, e.Batch);
+        StringAssert.Contains(e.Message, "epoch 1, batch 3: the loss is finite (ce ");
+        StringAssert.Contains(e.Message, "kink 0) but its gradient is not, first at '");
+        StringAssert.Contains(e.Message, "No update was applied");
     }
 
     [TestMethod]
