@@ -29,7 +29,7 @@ internal sealed class BenchmarkOptions
     public int Threads { get; private set; } = Environment.ProcessorCount;
     public string? WritePath { get; private set; }
     public string? Scenario { get; private set; }
-    public bool ReleaseMemory { get; private set; } = true;
+    public bool ReleaseMemory { get; private set; }
     public bool FoldTeacher { get; private set; }
     public bool ChannelsLast { get; private set; }
     public bool TeacherBFloat16 { get; private set; }
@@ -65,7 +65,7 @@ internal sealed class BenchmarkOptions
     }
 
     public string Describe() => $"--steps {Steps} --warmup {Warmup} --batch-size {BatchSize} --batch-size-224 {BatchSize224} --threads {Threads}"
-        + (ReleaseMemory ? "" : " --release-memory false") + (FoldTeacher ? " --fold-teacher true" : "")
+        + (ReleaseMemory ? " --release-memory true" : "") + (FoldTeacher ? " --fold-teacher true" : "")
         + (ChannelsLast ? " --channels-last true" : "") + (TeacherBFloat16 ? " --teacher-bf16 true" : "") + (StudentBFloat16Mixed ? " --bf16-mixed true" : "");
 
     public IEnumerable<string> ChildArguments(string scenario)

@@ -1,7 +1,6 @@
 // Licensed under the MIT license. See LICENSE in the repository root.
 
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace Microsoft.ML.Distillation.Native;
 
@@ -51,26 +50,13 @@ internal static class OpenMpWaitPolicy
             return;
         try
         {
-            if (!ShouldApply(NativeGetenv))
+            if (!ShouldApply(NativeEnvironment.Get))
                 return;
-            Applied = SetEnv(Variable, Passive, overwrite: 0) == 0;
+            Applied = NativeEnvironment.Set(Variable, Passive, overwrite: false);
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
             // No C library to ask: leave the runtime's default.
         }
     }
-
-    /// <summary>The variable as the C library sees it (what the OpenMP runtime will read).</summary>
-    public static string? NativeGetenv(string name)
-    {
-        IntPtr value = GetEnv(name);
-        return value == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(value);
-    }
-
-    [DllImport("libc", EntryPoint = "getenv")]
-    private static extern IntPtr GetEnv([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
-
-    [DllImport("libc", EntryPoint = "setenv")]
-    private static extern int SetEnv([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
 }

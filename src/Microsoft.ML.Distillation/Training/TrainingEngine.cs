@@ -82,8 +82,8 @@ internal sealed class TrainingSettings
     /// </summary>
     public bool ChannelsLast { get; init; }
 
-    /// <summary>Trim the native heap before every step (<see cref="NativeHeap.Trim"/>); true by default, as the public option.</summary>
-    public bool ReleaseMemoryEachStep { get; init; } = true;
+    /// <summary>Trim the native heap before every step as well as after every epoch (<see cref="NativeHeap.Trim"/>); false by default, as the public option.</summary>
+    public bool ReleaseMemoryEachStep { get; init; }
 
     /// <summary>Called after every step with its timings (benchmarks); null in normal use.</summary>
     public Action<StepTiming>? StepObserver { get; init; }
@@ -140,6 +140,8 @@ internal sealed class TrainingEngine
             throw new InvalidOperationException("This distiller needs a teacher network, but none was given.");
 
         var device = settings.Device;
+        if (device.type == DeviceType.CPU)
+            NativeHeap.KeepFreedMemory(); // a step's freed activations serve the next step instead of faulting in fresh pages
         int rotationCount = loss.UsesRotations ? Rotations.Count : 1;
         var history = new List<TrainingMetrics>(settings.Epochs);
         var clock = Stopwatch.StartNew();
@@ -280,8 +282,6 @@ internal sealed class TrainingEngine
                         Stopwatch.GetElapsedTime(lossStart, lossEnd).TotalSeconds, Stopwatch.GetElapsedTime(bookkeepingStart).TotalSeconds));
                 }
 
-                if (settings.ReleaseMemoryEachStep)
-                    NativeHeap.Trim();
                 mixed?.CopyBuffersToMaster();
                 var terms = new Dictionary<string, double>();
                 for (int t = 0; t < termSums.Length; t++)
@@ -293,6 +293,7 @@ internal sealed class TrainingEngine
                         $"{settings.Phase} training diverged: the mean loss of epoch {epoch + 1} is {totalLoss}. Try a lower LearningRate (now {lr}).",
                         epoch + 1, null);
                 double? validationAccuracy = validation is null ? null : Evaluate(student, validation, normalization, settings.BatchSize, device);
+                NativeHeap.Trim(); // the epoch's freed memory goes back to the operating system (see NativeHeap.KeepFreedMemory)
 
                 var metrics = new TrainingMetrics(settings.Phase, epoch + 1, settings.Epochs, totalLoss, terms, lr, trainAccuracy, validationAccuracy, clock.Elapsed,
                     loss.EpochDiagnostics());

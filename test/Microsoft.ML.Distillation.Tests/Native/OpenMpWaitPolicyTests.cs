@@ -36,6 +36,6 @@ public sealed class OpenMpWaitPolicyTests
         }
 
         Assert.IsTrue(OpenMpWaitPolicy.Applied);
-        Assert.AreEqual("PASSIVE", OpenMpWaitPolicy.NativeGetenv("OMP_WAIT_POLICY"));
+        Assert.AreEqual("PASSIVE", NativeEnvironment.Get("OMP_WAIT_POLICY"));
     }
 }
