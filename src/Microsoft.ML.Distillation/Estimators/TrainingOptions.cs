@@ -143,8 +143,9 @@ public abstract class TrainingOptions
     /// <summary>
     /// Before every training step, hand the memory the previous step freed back to the operating system (glibc <c>malloc_trim</c>;
     /// Linux only, no effect elsewhere). Default false: a training keeps the memory its steps free for the next step (on Linux with
-    /// glibc it sets malloc's mmap threshold to 32 MiB and its trim threshold to 1 GiB when the first training starts, unless a
-    /// <c>MALLOC_*_</c> variable or a <c>glibc.malloc</c> tunable is set) and hands it back once per epoch, after validation.
+    /// glibc it sets malloc's mmap threshold to 32 MiB, its trim threshold to 1 GiB and its top pad to 64 MiB when the first CPU
+    /// training starts, unless a <c>MALLOC_*_</c> variable or a <c>glibc.malloc</c> tunable is set) and hands it back once per
+    /// epoch, after validation.
     /// Trimming before every step makes the next step fault its working set back in page by page: measured 2026-12-05 on a 2-core
     /// AMD EPYC (docs/benchmarks.md, two rounds each), a plain WRN-16-2 step ran at 95-97 images/s with it against 267-338 without,
     /// and the HSAKD WRN-40-2 → WRN-16-2 step at 11.3-12.9 against 15.1-18.0, for a peak resident memory of 1.63-1.67 against
