@@ -33,6 +33,7 @@ internal static class FidelityBenchmark
             ["--mgd-branch-epochs"] = "8",
             ["--crd-negatives"] = "16384",
             ["--precision"] = "Float32",
+            ["--teacher-precision"] = "Float32",
         };
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
@@ -47,6 +48,11 @@ internal static class FidelityBenchmark
         if (!Enum.TryParse(o["--precision"], ignoreCase: true, out TrainingPrecision precision) || !Enum.IsDefined(precision))
         {
             Console.Error.WriteLine($"--precision {o["--precision"]}: expected {string.Join(" or ", Enum.GetNames<TrainingPrecision>())} (the students' precision; the teacher trains in float32).");
+            return 2;
+        }
+        if (!Enum.TryParse(o["--teacher-precision"], ignoreCase: true, out TeacherPrecision teacherPrecision) || !Enum.IsDefined(teacherPrecision))
+        {
+            Console.Error.WriteLine($"--teacher-precision {o["--teacher-precision"]}: expected {string.Join(" or ", Enum.GetNames<TeacherPrecision>())} (the frozen teacher's forward in the students' trainings).");
             return 2;
         }
         double lr = double.Parse(o["--learning-rate"], CultureInfo.InvariantCulture);
@@ -116,8 +122,11 @@ internal static class FidelityBenchmark
             options.LearningRate = lr;
             options.Seed = seed;
             options.MetricsCallback = Log;
-            if (options is StudentOptions)
+            if (options is StudentOptions studentOptions)
+            {
                 options.Precision = precision;
+                studentOptions.TeacherPrecision = teacherPrecision;
+            }
             return options;
         }
 
