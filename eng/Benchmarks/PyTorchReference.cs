@@ -33,14 +33,8 @@ internal static class PyTorchReference
         if (options is null)
             return 2;
 
-        string script = Path.Combine(RepositoryRoot(), "eng", "pytorch-reference-step.py");
-        string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-        string? torchVersion = TorchVersion(python);
-        if (torchVersion is null)
-        {
-            Console.WriteLine($"pytorch-reference skipped: '{python}' cannot import torch. Install Debian's python3-torch (apt-get install python3-torch).");
+        if (FindPython("pytorch-reference") is not (string python, string script, string torchVersion))
             return 0;
-        }
 
         string command = $"dotnet run -c Release --project eng/Benchmarks -- pytorch-reference --rounds {rounds} {options.Describe()}";
         Console.WriteLine($"{Machine.Cpu()}, {options.Threads} threads, .NET {Environment.Version}, PyTorch {torchVersion} ({python})");
@@ -76,31 +70,53 @@ internal static class PyTorchReference
         return 0;
     }
 
-    private sealed record Reference(double ImagesPerSecond, long StudentParameters, long TeacherParameters);
+    internal sealed record Reference(double ImagesPerSecond, long StudentParameters, long TeacherParameters);
 
-    /// <summary>Both sides must train the same networks: the parameter counts of the script's networks against the zoo's.</summary>
-    private static void CheckSameNetworks(string scenario, Reference reference)
+    /// <summary>
+    /// Both sides must run the same networks: the parameter counts of the script's networks against the zoo's. Prints the verdict
+    /// and returns whether they match.
+    /// </summary>
+    internal static bool CheckSameNetworks(string scenario, Reference reference)
     {
-        bool hsakd = scenario.StartsWith("hsakd", StringComparison.Ordinal);
-        using var student = NetworkRegistry.Create("wrn16_2", 3, 100);
-        long ours = NetworkRegistry.CountParameters(student.Backbone) + (hsakd ? NetworkRegistry.CountParameters(student.Auxiliary) : 0);
-        long teacher = 0;
-        if (hsakd)
+        var (studentName, withAux, teacherName) = scenario switch
         {
-            using var t = NetworkRegistry.Create("wrn40_2", 3, 100);
+            "hsakd-wrn40_2-wrn16_2" => ("wrn16_2", true, "wrn40_2"),
+            "hsakd-resnet32x4-resnet8x4" => ("resnet8x4", true, "resnet32x4"),
+            "student-wrn16_2" => ("wrn16_2", false, null),
+            "teacher-forward-wrn40_2" => ((string?)null, false, "wrn40_2"),
+            _ => throw new ArgumentException($"no PyTorch reference for {scenario}"),
+        };
+        long ours = 0, teacher = 0;
+        if (studentName is not null)
+        {
+            using var student = NetworkRegistry.Create(studentName, 3, 100);
+            ours = NetworkRegistry.CountParameters(student.Backbone) + (withAux ? NetworkRegistry.CountParameters(student.Auxiliary) : 0);
+        }
+        if (teacherName is not null)
+        {
+            using var t = NetworkRegistry.Create(teacherName, 3, 100);
             teacher = NetworkRegistry.CountParameters(t);
         }
-        string verdict = ours == reference.StudentParameters && teacher == reference.TeacherParameters ? "same networks" : "DIFFERENT NETWORKS: the ratio compares unlike work";
-        Console.WriteLine($"  parameters: student {ours:N0} (PyTorch {reference.StudentParameters:N0}), teacher {teacher:N0} (PyTorch {reference.TeacherParameters:N0}): {verdict}");
+        bool same = ours == reference.StudentParameters && teacher == reference.TeacherParameters;
+        Console.WriteLine($"  {scenario} parameters: student {ours:N0} (PyTorch {reference.StudentParameters:N0}), teacher {teacher:N0} (PyTorch {reference.TeacherParameters:N0}): "
+            + (same ? "same networks" : "DIFFERENT NETWORKS: the ratio compares unlike work"));
+        return same;
     }
 
-    private static Reference RunPython(string python, string script, string scenario, BenchmarkOptions options)
+    /// <summary>
+    /// Runs eng/pytorch-reference-step.py for <paramref name="scenario"/> with the options' steps, batch and threads, in bfloat16
+    /// autocast and channels-last as <paramref name="options"/> asks (its teacher-bfloat16 flag stands for bfloat16).
+    /// </summary>
+    internal static Reference RunPython(string python, string script, string scenario, BenchmarkOptions options)
     {
         var info = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { script, "--scenario", scenario, "--steps", options.Steps.ToString(CultureInfo.InvariantCulture),
                      "--warmup", options.Warmup.ToString(CultureInfo.InvariantCulture), "--batch-size", options.BatchSize.ToString(CultureInfo.InvariantCulture),
-                     "--threads", options.Threads.ToString(CultureInfo.InvariantCulture) })
+                     "--threads", options.Threads.ToString(CultureInfo.InvariantCulture),
+                     "--precision", options.TeacherBFloat16 || options.StudentBFloat16Mixed ? "bfloat16" : "float32" })
             info.ArgumentList.Add(a);
+        if (options.ChannelsLast)
+            info.ArgumentList.Add("--channels-last");
         using var process = Process.Start(info)!;
         var stderr = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();
@@ -112,6 +128,20 @@ internal static class PyTorchReference
         var root = json.RootElement;
         return new Reference(root.GetProperty("images_per_second").GetDouble(), root.GetProperty("student_parameters").GetInt64(),
             root.GetProperty("teacher_parameters").GetInt64());
+    }
+
+    /// <summary>The python with torch and its version, or null (with the message printed) where torch cannot be imported.</summary>
+    internal static (string Python, string Script, string Version)? FindPython(string mode)
+    {
+        string script = Path.Combine(RepositoryRoot(), "eng", "pytorch-reference-step.py");
+        string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+        string? version = TorchVersion(python);
+        if (version is null)
+        {
+            Console.WriteLine($"{mode} skipped: '{python}' cannot import torch. Install Debian's python3-torch (apt-get install python3-torch).");
+            return null;
+        }
+        return (python, script, version);
     }
 
     private static string? TorchVersion(string python)

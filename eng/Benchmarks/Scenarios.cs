@@ -68,6 +68,15 @@ internal sealed class BenchmarkOptions
         + (ReleaseMemory ? " --release-memory true" : "") + (FoldTeacher ? " --fold-teacher true" : "")
         + (ChannelsLast ? " --channels-last true" : "") + (TeacherBFloat16 ? " --teacher-bf16 true" : "") + (StudentBFloat16Mixed ? " --bf16-mixed true" : "");
 
+    /// <summary>A copy in one precision and layout: bfloat16 sets both the teacher's bfloat16 forward and the student's mixed precision.</summary>
+    public BenchmarkOptions With(bool bfloat16, bool channelsLast)
+    {
+        var copy = (BenchmarkOptions)MemberwiseClone();
+        copy.TeacherBFloat16 = copy.StudentBFloat16Mixed = bfloat16;
+        copy.ChannelsLast = channelsLast;
+        return copy;
+    }
+
     public IEnumerable<string> ChildArguments(string scenario)
         => new[] { "throughput", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--warmup", Warmup.ToString(CultureInfo.InvariantCulture),
             "--batch-size", BatchSize.ToString(CultureInfo.InvariantCulture), "--batch-size-224", BatchSize224.ToString(CultureInfo.InvariantCulture),
@@ -296,18 +305,21 @@ internal static class Scenarios
         static int Rotations() => Microsoft.ML.Distillation.SelfSupervision.Rotations.Count;
     }
 
-    /// <summary>The frozen teacher's forward as an HSAKD step runs it: WRN-40-2 with aux over 4 rotations of the batch, no grad.</summary>
+    /// <summary>
+    /// The frozen teacher's forward as an HSAKD step runs it: WRN-40-2 with aux over 4 rotations of the batch, no grad, through the
+    /// engine's <see cref="FrozenNetwork"/> (in bfloat16 with <c>--teacher-bf16 true</c>, channels-last with <c>--channels-last true</c>).
+    /// </summary>
     private static ScenarioResult TeacherForward(string name, BenchmarkOptions o, bool fold)
     {
         using var teacher = NetworkRegistry.Create("wrn40_2", 3, 100);
-        using var lease = new FrozenNetwork(teacher, CPU, computeAuxiliary: true, foldBatchNorms: fold);
+        using var lease = new FrozenNetwork(teacher, CPU, computeAuxiliary: true, foldBatchNorms: fold, channelsLast: o.ChannelsLast, bfloat16: o.TeacherBFloat16);
         var times = new List<double>();
         for (int i = 0; i < o.Warmup + o.Steps; i++)
         {
             using var scope = NewDisposeScope();
             var input = randn(4L * o.BatchSize, 3, 32, 32);
             var sw = Stopwatch.StartNew();
-            lease.Forward(input, keepFeatures: false);
+            lease.Forward(o.ChannelsLast ? Microsoft.ML.Distillation.Training.ChannelsLast.Of(input) : input, keepFeatures: false);
             double seconds = sw.Elapsed.TotalSeconds;
             if (TraceRss)
                 Console.WriteLine($"forward {i + 1}: {seconds:F2} s, {Machine.CpuTimes()}, peak {Machine.PeakRssGiB():F3} GiB");
@@ -315,7 +327,8 @@ internal static class Scenarios
                 times.Add(o.BatchSize / seconds);
         }
         return ForwardResult(name,
-            $"teacher forward, WRN-40-2 with aux, {4 * o.BatchSize} rotated rows, no grad, " + (fold ? $"BN folded ({lease.FoldedNormCount} of {teacher.modules().OfType<TorchSharp.Modules.BatchNorm2d>().Count()} batch norms)" : "BN unfolded"),
+            $"teacher forward, WRN-40-2 with aux, {4 * o.BatchSize} rotated rows, no grad, " + (fold ? $"BN folded ({lease.FoldedNormCount} of {teacher.modules().OfType<TorchSharp.Modules.BatchNorm2d>().Count()} batch norms)" : "BN unfolded")
+            + (o.TeacherBFloat16 ? ", bfloat16" : "") + (o.ChannelsLast ? ", channels-last" : ""),
             times, FlopCounter.ForwardFlops(teacher, 3, 32) * 4, o.BatchSize);
     }
 
