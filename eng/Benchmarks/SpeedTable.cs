@@ -48,6 +48,9 @@ internal static class SpeedTable
         Console.WriteLine(command);
         if (!bfloat16)
             Console.WriteLine($"bfloat16 rows skipped: {bfloat16Reason} (the library would train in float32 here).");
+        bool channelsLastExact = Training.ChannelsLast.KernelsAgree(out string channelsLastReason);
+        if (!channelsLastExact)
+            Console.WriteLine($"channels-last rows (marked *) time kernels this host computes wrongly: {channelsLastReason}; the library's kernel check trains NCHW here.");
 
         var cells = (from scenario in ScenarioNames
                      from bf16 in bfloat16 ? new[] { false, true } : [false]
@@ -75,17 +78,17 @@ internal static class SpeedTable
         }
 
         Console.WriteLine();
-        Console.WriteLine(Table(cells));
+        Console.WriteLine(Table(cells, channelsLastExact));
         Console.WriteLine($"Command: {command}");
         return 0;
     }
 
     private static string Precision(Cell c) => c.BFloat16 ? "bfloat16" : "float32";
 
-    private static string Layout(Cell c) => c.ChannelsLast ? "channels-last" : "NCHW";
+    private static string Layout(Cell c, bool channelsLastExact = true) => c.ChannelsLast ? (channelsLastExact ? "channels-last" : "channels-last *") : "NCHW";
 
     /// <summary>Medians over the rounds; the last two columns compare with the float32 NCHW row of the same scenario.</summary>
-    private static string Table(List<Cell> cells)
+    private static string Table(List<Cell> cells, bool channelsLastExact)
     {
         var sb = new StringBuilder();
         sb.AppendLine("| scenario | precision | layout | ours, img/s | PyTorch, img/s | ours / PyTorch, same precision and layout: median (per round) | ours / PyTorch float32 NCHW | ours / ours float32 NCHW | ours, peak RSS GiB |");
@@ -95,7 +98,7 @@ internal static class SpeedTable
             var baseline = cells.First(b => b.Scenario == c.Scenario && !b.BFloat16 && !b.ChannelsLast);
             double ours = Scenarios.Median(c.Ours);
             sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {c.Scenario} | {Precision(c)} | {Layout(c)} | {ours:F1} | {Scenarios.Median(c.PyTorch):F1} | {Scenarios.Median(c.Ratios):F2} ({string.Join(", ", c.Ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}) | {ours / Scenarios.Median(baseline.PyTorch):F2} | {ours / Scenarios.Median(baseline.Ours):F2} | {c.PeakRss.Max():F2} |"));
+                $"| {c.Scenario} | {Precision(c)} | {Layout(c, channelsLastExact)} | {ours:F1} | {Scenarios.Median(c.PyTorch):F1} | {Scenarios.Median(c.Ratios):F2} ({string.Join(", ", c.Ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}) | {ours / Scenarios.Median(baseline.PyTorch):F2} | {ours / Scenarios.Median(baseline.Ours):F2} | {c.PeakRss.Max():F2} |"));
         }
         return sb.ToString();
     }
