@@ -5,7 +5,7 @@
 //   dotnet run -c Release --project eng/Benchmarks -- throughput [--steps 20] [--warmup 3] [--threads N] [--write docs/benchmarks.md]
 //   dotnet run -c Release --project eng/Benchmarks -- pytorch-reference [--rounds 3] [--steps 10] [--warmup 2] [--threads 2]
 //     (issue 19: the same-run PyTorch reference, PyTorchReference.cs; needs Debian's python3-torch)
-//   dotnet run -c Release --project eng/Benchmarks -- speed-table [--rounds 2] [--steps 5] [--warmup 2] [--threads 2]
+//   dotnet run -c Release --project eng/Benchmarks -- speed-table [--rounds 2] [--scenarios a,b] [--steps 5] [--warmup 2] [--threads 2]
 //     (issue 19 item 6: float32/bfloat16 x NCHW/channels-last for the HSAKD pairs, the plain student and the teacher forward,
 //     each against the same-run PyTorch reference; SpeedTable.cs)
 // One scenario in this process: add --scenario NAME (see Scenarios.Names). The 224-pixel ResNet-34 -> ResNet-18 scenario uses

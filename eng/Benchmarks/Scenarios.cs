@@ -311,6 +311,9 @@ internal static class Scenarios
     /// </summary>
     private static ScenarioResult TeacherForward(string name, BenchmarkOptions o, bool fold)
     {
+        // As inside a training: the engine keeps freed memory (NativeHeap) before its first step. Without it, glibc returns each
+        // layer's output to the kernel here and the next call faults it in again (4.4x slower with PyTorch 1.13, 2026-12-05).
+        Microsoft.ML.Distillation.Native.NativeHeap.KeepFreedMemory();
         using var teacher = NetworkRegistry.Create("wrn40_2", 3, 100);
         using var lease = new FrozenNetwork(teacher, CPU, computeAuxiliary: true, foldBatchNorms: fold, channelsLast: o.ChannelsLast, bfloat16: o.TeacherBFloat16);
         var times = new List<double>();

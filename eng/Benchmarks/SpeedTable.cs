@@ -28,21 +28,30 @@ internal static class SpeedTable
     public static int Run(string[] args)
     {
         int rounds = 2;
+        string[] scenarioNames = ScenarioNames;
         var rest = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--rounds" && i + 1 < args.Length)
                 rounds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--scenarios" && i + 1 < args.Length)
+                scenarioNames = args[++i].Split(',');
             else
                 rest.Add(args[i]);
         }
         var options = BenchmarkOptions.Parse([.. rest]);
         if (options is null)
             return 2;
+        if (scenarioNames.FirstOrDefault(n => !ScenarioNames.Contains(n)) is { } unknown)
+        {
+            Console.Error.WriteLine($"--scenarios: '{unknown}' has no PyTorch reference; known: {string.Join(",", ScenarioNames)}");
+            return 2;
+        }
         if (PyTorchReference.FindPython("speed-table") is not (string python, string script, string torchVersion))
             return 0;
 
-        string command = $"dotnet run -c Release --project eng/Benchmarks -- speed-table --rounds {rounds} {options.Describe()}";
+        string command = $"dotnet run -c Release --project eng/Benchmarks -- speed-table --rounds {rounds}"
+            + (scenarioNames.Length == ScenarioNames.Length ? "" : $" --scenarios {string.Join(",", scenarioNames)}") + $" {options.Describe()}";
         bool bfloat16 = BFloat16Support.IsFastOnCpu(out string bfloat16Reason);
         Console.WriteLine($"{Machine.Cpu()} ({CpuFeatures()}), {options.Threads} threads, .NET {Environment.Version}, PyTorch {torchVersion} ({python})");
         Console.WriteLine(command);
@@ -52,7 +61,7 @@ internal static class SpeedTable
         if (!channelsLastExact)
             Console.WriteLine($"channels-last rows (marked *) time kernels this host computes wrongly: {channelsLastReason}; the library's kernel check trains NCHW here.");
 
-        var cells = (from scenario in ScenarioNames
+        var cells = (from scenario in scenarioNames
                      from bf16 in bfloat16 ? new[] { false, true } : [false]
                      from channelsLast in new[] { false, true }
                      select new Cell(scenario, bf16, channelsLast)).ToList();
