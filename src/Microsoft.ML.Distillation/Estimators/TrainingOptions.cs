@@ -160,9 +160,11 @@ public abstract class TrainingOptions
     /// docs/benchmarks.md). Default false: a step's loss agrees with the NCHW path within 1e-5 and its gradients are about as close
     /// to float64 as NCHW's, but its results depend on the thread count far more: on a fixed-seed run (a wrn16_1 teacher's step,
     /// then three resnet8 HSAKD steps) 1 against 2 threads moved the losses by up to 2.7e-3 relative with channels-last and 3.4e-5
-    /// without (measured 2026-12-04). Families measured slower in that layout (ShuffleNet V1) keep NCHW regardless; no effect on
-    /// CUDA. Checkpoints are written in the standard layout either way, and the trained network is handed back in it. Before training,
-    /// libtorch's channels-last convolutions are checked once against its NCHW ones; where they disagree (an AMD EPYC of family 26,
+    /// without (measured 2026-12-04), a fault of libtorch 2.10's AVX-512 channels-last kernels with more than one thread (on a
+    /// family-26 EPYC the same kernels are grossly wrong with 2 threads and exact with 1; held to AVX2 they are exact). Families
+    /// measured slower in that layout (ShuffleNet V1) keep NCHW regardless; no effect on CUDA. Checkpoints are written in the standard
+    /// layout either way, and the trained network is handed back in it. Before training, three small convolutions are computed in
+    /// both layouts and in float64, once per process and thread count; where either layout is off (an AMD EPYC of family 26,
     /// 2026-12-05) training runs in NCHW with a warning.
     /// </summary>
     public bool ChannelsLast;

@@ -17,22 +17,27 @@ namespace Microsoft.ML.Distillation.Training;
 /// </remarks>
 internal static class ChannelsLast
 {
-    private static readonly Lazy<string?> s_kernelDisagreement = new(FindKernelDisagreement);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, string?> s_kernelDisagreement = new();
 
     /// <summary>
-    /// Whether libtorch's channels-last convolutions compute what its NCHW ones do on this CPU; <paramref name="reason"/> names the
-    /// first disagreeing shape otherwise. Checked once per process on small random convolutions. On an AMD EPYC of family 26 (Zen 5)
-    /// libtorch 2.10's NHWC float32 kernels gave wrong outputs (2026-12-05: 1x1 convolutions to 72 channels off by 50-67 % of the
-    /// largest output, 3x3 ones from 20 or more channels by 17-30 %; NCHW exact), while the same build on the family-25 build
-    /// machines of earlier days agreed to rounding.
+    /// Whether libtorch's channels-last convolutions compute what its NCHW ones do on this CPU at the current thread count;
+    /// <paramref name="reason"/> names the first wrong shape otherwise. Checked once per process and thread count on small random
+    /// convolutions, since the faults depend on the threads: on an AMD EPYC of family 26 (Zen 5) libtorch 2.10's NHWC float32 1x1
+    /// kernel was off by 56 % of the largest output with 2 threads and exact with 1 (2026-12-05; with oneDNN held to AVX2 both were
+    /// exact), and on the family-25 build machines of earlier days the channels-last losses moved 80 times more than NCHW's between 1
+    /// and 2 threads (docs/benchmarks.md).
     /// </summary>
     public static bool KernelsAgree(out string reason)
     {
-        reason = s_kernelDisagreement.Value ?? "";
-        return s_kernelDisagreement.Value is null;
+        string? found = s_kernelDisagreement.GetOrAdd(torch.get_num_threads(), _ => FindKernelDisagreement());
+        reason = found ?? "";
+        return found is null;
     }
 
-    /// <summary>The shapes that exposed the bad kernels, each computed in both layouts; null when all agree within 1e-4.</summary>
+    /// <summary>
+    /// The shapes that exposed the bad kernels, each computed in both layouts and in float64; null when both layouts are within 1e-4
+    /// of the float64 result's largest magnitude, else which layout is off and by how much, with the thread count.
+    /// </summary>
     internal static string? FindKernelDisagreement()
     {
         using var scope = NewDisposeScope();
@@ -42,12 +47,18 @@ internal static class ChannelsLast
         {
             var x = randn(new long[] { 4, inChannels, 8, 8 }, generator: generator);
             var w = randn(new long[] { outChannels, inChannels, kernel, kernel }, generator: generator);
-            var expected = nn.functional.conv2d(x, w, padding: [kernel / 2, kernel / 2]);
-            var actual = nn.functional.conv2d(Of(x), Of(w), padding: [kernel / 2, kernel / 2]);
-            double difference = ((actual - expected).abs().max() / expected.abs().max()).item<float>();
-            if (!(difference <= 1e-4))
+            long[] padding = [kernel / 2, kernel / 2];
+            var exact = nn.functional.conv2d(x.to(ScalarType.Float64), w.to(ScalarType.Float64), padding: padding);
+            double Error(Tensor actual) => ((actual.to(ScalarType.Float64) - exact).abs().max() / exact.abs().max()).item<double>();
+            double nchw = Error(nn.functional.conv2d(x, w, padding: padding));
+            double nhwc = Error(nn.functional.conv2d(Of(x), Of(w), padding: padding));
+            if (!(nchw <= 1e-4 && nhwc <= 1e-4))
+            {
+                string wrong = nhwc <= 1e-4 ? "its NCHW convolution" : nchw <= 1e-4 ? "its channels-last convolution" : "both its layouts' convolutions";
                 return string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"libtorch's channels-last convolution ({inChannels} to {outChannels} channels, {kernel}x{kernel}) differs from its NCHW one by {difference:E1} of the largest output on this CPU");
+                    $"libtorch computes {wrong} wrongly on this CPU with {torch.get_num_threads()} threads ({inChannels} to {outChannels} channels, {kernel}x{kernel}: " +
+                    $"channels-last off by {nhwc:E1}, NCHW by {nchw:E1} of the largest output of a float64 reference)");
+            }
         }
 
         return null;
