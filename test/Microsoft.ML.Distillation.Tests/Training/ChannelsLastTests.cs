@@ -85,7 +85,9 @@ public sealed class ChannelsLastTests
                 torch.set_num_threads(threads);
                 string? found = ChannelsLast.FindKernelDisagreement();
                 Assert.AreEqual(found is null, ChannelsLast.KernelsAgree(out string reason), $"the cached answer for {threads} threads is the check's: {found}");
-                Assert.AreEqual(found ?? "", reason);
+                // The same layout, thread count and shape; the sizes of the errors may differ between calls (the NCHW fault on that
+                // host returns 27-44 % or NaN from call to call).
+                Assert.AreEqual(WithoutErrorSizes(found ?? ""), WithoutErrorSizes(reason));
                 if (found is not null)
                 {
                     StringAssert.StartsWith(found, "libtorch computes ");
@@ -99,6 +101,9 @@ public sealed class ChannelsLastTests
             torch.set_num_threads(before);
         }
     }
+
+    private static string WithoutErrorSizes(string reason)
+        => reason.Contains(": channels-last off by", StringComparison.Ordinal) ? reason[..reason.IndexOf(": channels-last off by", StringComparison.Ordinal)] : reason;
 
     [TestMethod]
     public void ChannelsLastRequest_OnACpuWithWrongKernels_TrainsInNchw_WithTheReason()
