@@ -105,7 +105,7 @@ internal static class PyTorchReference
 
     /// <summary>
     /// Runs eng/pytorch-reference-step.py for <paramref name="scenario"/> with the options' steps, batch and threads, in bfloat16
-    /// autocast and channels-last as <paramref name="options"/> asks (its teacher-bfloat16 flag stands for bfloat16).
+    /// autocast when either of the options' bfloat16 flags is set, and in channels-last when <paramref name="options"/> asks for it.
     /// </summary>
     internal static Reference RunPython(string python, string script, string scenario, BenchmarkOptions options)
     {
