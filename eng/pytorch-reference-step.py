@@ -178,10 +178,9 @@ def main():
     optimizer = torch.optim.SGD(student.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4) if student else None
     rates = []
     for step in range(a.warmup + a.steps):
-        x = torch.randn(a.batch_size, 3, 32, 32)
+        # The teacher forward alone sees the rotated batch's row count directly.
+        x = torch.randn(a.batch_size if student is not None else ROTATIONS * a.batch_size, 3, 32, 32)
         y = torch.randint(0, CLASSES, (a.batch_size,))
-        if student is None:
-            x = torch.randn(ROTATIONS * a.batch_size, 3, 32, 32)
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bfloat16"):
             views = (rotated(x) if hsakd else x).contiguous(memory_format=layout)

@@ -73,10 +73,9 @@ internal static class PyTorchReference
     internal sealed record Reference(double ImagesPerSecond, long StudentParameters, long TeacherParameters);
 
     /// <summary>
-    /// Both sides must run the same networks: the parameter counts of the script's networks against the zoo's. Prints the verdict
-    /// and returns whether they match.
+    /// Both sides must run the same networks: the parameter counts of the script's networks against the zoo's; prints the verdict.
     /// </summary>
-    internal static bool CheckSameNetworks(string scenario, Reference reference)
+    internal static void CheckSameNetworks(string scenario, Reference reference)
     {
         var (studentName, withAux, teacherName) = scenario switch
         {
@@ -100,7 +99,6 @@ internal static class PyTorchReference
         bool same = ours == reference.StudentParameters && teacher == reference.TeacherParameters;
         Console.WriteLine($"  {scenario} parameters: student {ours:N0} (PyTorch {reference.StudentParameters:N0}), teacher {teacher:N0} (PyTorch {reference.TeacherParameters:N0}): "
             + (same ? "same networks" : "DIFFERENT NETWORKS: the ratio compares unlike work"));
-        return same;
     }
 
     /// <summary>

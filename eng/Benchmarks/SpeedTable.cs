@@ -53,7 +53,7 @@ internal static class SpeedTable
         string command = $"dotnet run -c Release --project eng/Benchmarks -- speed-table --rounds {rounds}"
             + (scenarioNames.Length == ScenarioNames.Length ? "" : $" --scenarios {string.Join(",", scenarioNames)}") + $" {options.Describe()}";
         bool bfloat16 = BFloat16Support.IsFastOnCpu(out string bfloat16Reason);
-        Console.WriteLine($"{Machine.Cpu()} ({CpuFeatures()}), {options.Threads} threads, .NET {Environment.Version}, PyTorch {torchVersion} ({python})");
+        Console.WriteLine($"{Machine.Cpu()} ({Machine.CpuFeatures()}), {options.Threads} threads, .NET {Environment.Version}, PyTorch {torchVersion} ({python})");
         Console.WriteLine(command);
         if (!bfloat16)
             Console.WriteLine($"bfloat16 rows skipped: {bfloat16Reason} (the library would train in float32 here).");
@@ -110,23 +110,5 @@ internal static class SpeedTable
                 $"| {c.Scenario} | {Precision(c)} | {Layout(c, channelsLastExact)} | {ours:F1} | {Scenarios.Median(c.PyTorch):F1} | {Scenarios.Median(c.Ratios):F2} ({string.Join(", ", c.Ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}) | {ours / Scenarios.Median(baseline.PyTorch):F2} | {ours / Scenarios.Median(baseline.Ours):F2} | {c.PeakRss.Max():F2} |"));
         }
         return sb.ToString();
-    }
-
-    /// <summary>CPU family and model and the instruction sets that decide bfloat16's speed, from /proc/cpuinfo.</summary>
-    internal static string CpuFeatures()
-    {
-        try
-        {
-            var lines = File.ReadLines("/proc/cpuinfo").TakeWhile(l => l.Length > 0).ToArray();
-            string Field(string name) => lines.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l[name.Length..].TrimStart().StartsWith(':'))
-                ?.Split(':', 2)[1].Trim() ?? "?";
-            var flags = Field("flags").Split(' ').ToHashSet();
-            string[] relevant = ["avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"];
-            return $"family {Field("cpu family")} model {Field("model")}; " + string.Join(" ", relevant.Select(f => flags.Contains(f) ? f : "no " + f));
-        }
-        catch (IOException)
-        {
-            return "no /proc/cpuinfo";
-        }
     }
 }

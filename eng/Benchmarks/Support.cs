@@ -26,6 +26,24 @@ internal static class Machine
         }
     }
 
+    /// <summary>CPU family and model and the instruction sets that decide bfloat16's speed, from /proc/cpuinfo.</summary>
+    public static string CpuFeatures()
+    {
+        try
+        {
+            var lines = File.ReadLines("/proc/cpuinfo").TakeWhile(l => l.Length > 0).ToArray();
+            string Field(string name) => lines.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l[name.Length..].TrimStart().StartsWith(':'))
+                ?.Split(':', 2)[1].Trim() ?? "?";
+            var flags = Field("flags").Split(' ').ToHashSet();
+            string[] relevant = ["avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"];
+            return $"family {Field("cpu family")} model {Field("model")}; " + string.Join(" ", relevant.Select(f => flags.Contains(f) ? f : "no " + f));
+        }
+        catch (IOException)
+        {
+            return "no /proc/cpuinfo";
+        }
+    }
+
     private static TimeSpan s_lastUser, s_lastSystem;
 
     /// <summary>User and system CPU time of this process since the previous call (less sensitive to a busy machine than wall time).</summary>
